@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: Apache-2.0
+// The CPU evaluator: one pass over the coalesced iteration space per statement, SIMD across the innermost dim,
+// OpenMP across contiguous chunks. forward() writes a statement, backward() recomputes it and writes every input
+// gradient in the same pass, reduce() folds it into a reduced shape.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/backend/cpu/simd.hpp>
+#include <sinter/core/counters.hpp>
+#include <sinter/expr/plan.hpp>
+
+namespace sinter::cpu {
+
+using expr::IterationSpace;
+using expr::Lanes;
+using expr::OperandGeometry;
+using expr::ReduceKind;
+
+/// Calls f(outer_index, j0, j1) for each piece of a row inside the linear range [begin, end).
+template <class F>
+void for_row_segments(const Shape& shape, std::int64_t begin, std::int64_t end, F&& f) {
+  const int r = shape.size();
+  const std::int64_t len = shape[r - 1];
+  std::int64_t idx[kMaxRank] = {};
+  for (std::int64_t i = begin; i < end;) {
+    const std::int64_t row = i / len, j0 = i % len;
+    const std::int64_t j1 = std::min(len, j0 + (end - i));
+    std::int64_t rem = row;
+    for (int d = r - 2; d >= 0; --d) {
+      idx[d] = rem % shape[d];
+      rem /= shape[d];
+    }
+    f(static_cast<const std::int64_t*>(idx), j0, j1);
+    i += j1 - j0;
+  }
+}
+
+template <ReduceKind K, class T>
+constexpr T reduce_identity() {
+  if constexpr (K == ReduceKind::Sum) return T(0);
+  else if constexpr (K == ReduceKind::Max) return -std::numeric_limits<T>::infinity();
+  else return std::numeric_limits<T>::infinity();
+}
+
+template <ReduceKind K, class V>
+SINTER_ALWAYS_INLINE V combine(V a, V b) {
+  using M = expr::Math<V>;
+  if constexpr (K == ReduceKind::Sum) return a + b;
+  else if constexpr (K == ReduceKind::Max) return M::max(a, b);
+  else return M::min(a, b);
+}
+
+template <ReduceKind K, class T>
+SINTER_ALWAYS_INLINE T horizontal(vec<T> v) {
+  if constexpr (K == ReduceKind::Sum) {
+    return xsimd::hadd(v);
+  } else {
+    alignas(64) T buf[vec<T>::size];
+    v.store_aligned(buf);
+    T acc = buf[0];
+    for (std::size_t k = 1; k < vec<T>::size; ++k) acc = combine<K>(acc, buf[k]);
+    return acc;
+  }
+}
+
+/// A destination that receives values folded over some dims: each thread folds into its own partial buffer
+/// (zero strides on folded dims), then one combine pass writes the destination. Deterministic per thread count.
+template <class T, ReduceKind K>
+class FoldingWriter {
+ public:
+  FoldingWriter(const OperandGeometry& geo, std::int64_t size, int nthreads)
+      : geo_(geo), size_(size), partial_(static_cast<std::size_t>(size * nthreads)) {}
+
+  void begin_thread(int tid) {
+    T* p = partial_.data() + size_ * tid;
+    std::fill(p, p + size_, reduce_identity<K, T>());
+  }
+  struct Row {
+    T* p;
+    std::int64_t inner;
+    vec<T> vacc;
+    T sacc;
+  };
+  Row row(int tid, const std::int64_t* idx) const {
+    return Row{const_cast<T*>(partial_.data()) + size_ * tid + geo_.row_offset(idx), geo_.inner,
+               vec<T>(reduce_identity<K, T>()), reduce_identity<K, T>()};
+  }
+  template <class V>
+  static SINTER_ALWAYS_INLINE void add(Row& r, std::int64_t j, V v) {
+    if (r.inner == 0) {
+      if constexpr (std::is_same_v<V, T>) r.sacc = combine<K>(r.sacc, v);
+      else r.vacc = combine<K>(r.vacc, v);
+    } else if constexpr (std::is_same_v<V, T>) {
+      T& d = r.p[j * r.inner];
+      d = combine<K>(d, v);
+    } else {
+      Lanes<V>::store(r.p, j, r.inner, combine<K>(Lanes<V>::load(r.p, j, r.inner), v));
+    }
+  }
+  static void end_row(Row& r) {
+    if (r.inner == 0) r.p[0] = combine<K>(r.p[0], combine<K>(horizontal<K, T>(r.vacc), r.sacc));
+  }
+  /// dst[k] (+)= fold over threads of partial[t][k]. The epilogue of the pass that filled the partials (like the
+  /// last block-reduce of a GPU reduction): it reads size x threads values, not the iteration space.
+  void combine_into(T* dst, bool accumulate, int nthreads) const {
+    for (std::int64_t k = 0; k < size_; ++k) {
+      T acc = partial_[static_cast<std::size_t>(k)];
+      for (int t = 1; t < nthreads; ++t) acc = combine<K>(acc, partial_[static_cast<std::size_t>(size_ * t + k)]);
+      dst[k] = accumulate ? dst[k] + acc : acc;
+    }
+  }
+
+ private:
+  OperandGeometry geo_;
+  std::int64_t size_;
+  std::vector<T> partial_;
+};
+
+/// dst (+)= plan over the iteration space. One kernel.
+template <class T, class Plan>
+void forward(const IterationSpace& space, const Plan& plan0, const OperandGeometry& dst_geo, T* dst, bool add) {
+  detail::count_kernel(kCPU);
+  const std::int64_t n = space.numel();
+  if (n == 0) return;
+  using V = vec<T>;
+  constexpr int W = static_cast<int>(V::size);
+  const int nt = threads_for(n);
+  parallel(nt, [&](int tid, int nth) {
+    const auto [b, e] = chunk(n, tid, nth);
+    Plan plan = plan0;
+    for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
+      plan.set_row(idx);
+      T* drow = dst + dst_geo.row_offset(idx);
+      const std::int64_t ds = dst_geo.inner;
+      std::int64_t j = j0;
+      for (; j + W <= j1; j += W) {
+        V v = plan.template value<V>(j);
+        if (add) v += Lanes<V>::load(drow, j, ds);
+        Lanes<V>::store(drow, j, ds, v);
+      }
+      for (; j < j1; ++j) {
+        T v = plan.template value<T>(j);
+        if (add) v += drow[j * ds];
+        drow[j * ds] = v;
+      }
+    });
+  });
+}
+
+/// Folds plan over the dims where out_geo has zero strides into out (size elements). One kernel.
+template <ReduceKind K, class T, class Plan>
+void reduce(const IterationSpace& space, const Plan& plan0, const OperandGeometry& out_geo, T* out, std::int64_t size) {
+  detail::count_kernel(kCPU);
+  const std::int64_t n = space.numel();
+  using V = vec<T>;
+  constexpr int W = static_cast<int>(V::size);
+  const int nt = threads_for(n);
+  FoldingWriter<T, K> writer(out_geo, size, nt);
+  parallel(nt, [&](int tid, int nth) {
+    writer.begin_thread(tid);
+    const auto [b, e] = chunk(n, tid, nth);
+    Plan plan = plan0;
+    for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
+      plan.set_row(idx);
+      // Flush the register accumulator every 1024 lanes so float sums stay accurate over long rows.
+      for (std::int64_t s0 = j0; s0 < j1; s0 += 1024) {
+        const std::int64_t s1 = std::min(j1, s0 + 1024);
+        auto row = writer.row(tid, idx);
+        std::int64_t j = s0;
+        for (; j + W <= s1; j += W) FoldingWriter<T, K>::add(row, j, plan.template value<V>(j));
+        for (; j < s1; ++j) FoldingWriter<T, K>::add(row, j, plan.template value<T>(j));
+        FoldingWriter<T, K>::end_row(row);
+      }
+    });
+  });
+  writer.combine_into(out, false, nt);
+}
+
+/// One gradient destination of a backward pass: a buffer with the input's shape, seen through the iteration space.
+template <class T>
+struct GradDestination {
+  T* data = nullptr;         // null: this input needs no gradient
+  OperandGeometry geo;       // zero strides where the input was broadcast
+  std::int64_t size = 0;     // elements of the buffer
+  bool accumulate = false;   // add to the buffer rather than overwrite it
+  bool folded = false;       // broadcast over some dim: contributions are summed
+};
+
+/// Recomputes the statement per element, sweeps the adjoint from the root to every leaf, and writes each input's
+/// gradient (leaves that read the same input are summed in registers). One kernel; an input that was broadcast
+/// is folded through per-thread partials combined in the epilogue.
+template <class T, class Plan, class Seed>
+void backward(const IterationSpace& space, const Plan& plan0, const Seed& seed0, const std::vector<int>& slot_of_leaf,
+              std::vector<GradDestination<T>>& dests) {
+  constexpr int L = Plan::kLeaves;
+  if constexpr (L == 0) {
+    return;
+  } else {
+    detail::count_kernel(kCPU);
+    const std::int64_t n = space.numel();
+    using V = vec<T>;
+    constexpr int W = static_cast<int>(V::size);
+    const int nslots = static_cast<int>(dests.size());
+    const int nt = threads_for(n, kParallelGrain / 4);
+    int slot[L];
+    for (int l = 0; l < L; ++l) slot[l] = slot_of_leaf[static_cast<std::size_t>(l)];
+    std::vector<FoldingWriter<T, ReduceKind::Sum>> folds;
+    std::vector<int> fold_of(static_cast<std::size_t>(nslots), -1);
+    for (int s = 0; s < nslots; ++s)
+      if (dests[static_cast<std::size_t>(s)].data && dests[static_cast<std::size_t>(s)].folded) {
+        fold_of[static_cast<std::size_t>(s)] = static_cast<int>(folds.size());
+        folds.emplace_back(dests[static_cast<std::size_t>(s)].geo, dests[static_cast<std::size_t>(s)].size, nt);
+      }
+    parallel(nt, [&](int tid, int nth) {
+      for (auto& f : folds) f.begin_thread(tid);
+      const auto [b, e] = chunk(n, tid, nth);
+      Plan plan = plan0;
+      Seed seed = seed0;
+      constexpr int kMaxSlots = L;
+      T* rows[kMaxSlots];
+      typename FoldingWriter<T, ReduceKind::Sum>::Row frows[kMaxSlots];
+      for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
+        plan.set_row(idx);
+        seed.set_row(idx);
+        for (int s = 0; s < nslots; ++s) {
+          const auto& d = dests[static_cast<std::size_t>(s)];
+          if (!d.data) continue;
+          if (d.folded) frows[s] = folds[static_cast<std::size_t>(fold_of[static_cast<std::size_t>(s)])].row(tid, idx);
+          else rows[s] = d.data + d.geo.row_offset(idx);
+        }
+        auto step = [&](auto lane_tag, std::int64_t j) {
+          using U = decltype(lane_tag);
+          typename Plan::template Cache<U> cache;
+          const U y = plan.fwd(cache, j);
+          const U g = seed.template value<U>(j, y);
+          U adj[L];
+          plan.template bwd<0>(cache, g, adj);
+          for (int s = 0; s < nslots; ++s) {
+            const auto& d = dests[static_cast<std::size_t>(s)];
+            if (!d.data) continue;
+            U acc(T(0));
+            for (int l = 0; l < L; ++l)
+              if (slot[l] == s) acc += adj[l];
+            if (d.folded) {
+              FoldingWriter<T, ReduceKind::Sum>::add(frows[s], j, acc);
+            } else if (d.accumulate) {
+              Lanes<U>::store(rows[s], j, d.geo.inner, Lanes<U>::load(rows[s], j, d.geo.inner) + acc);
+            } else {
+              Lanes<U>::store(rows[s], j, d.geo.inner, acc);
+            }
+          }
+        };
+        std::int64_t j = j0;
+        for (; j + W <= j1; j += W) step(V(T(0)), j);
+        for (; j < j1; ++j) step(T(0), j);
+        for (int s = 0; s < nslots; ++s)
+          if (dests[static_cast<std::size_t>(s)].data && dests[static_cast<std::size_t>(s)].folded)
+            FoldingWriter<T, ReduceKind::Sum>::end_row(frows[s]);
+      });
+    });
+    for (int s = 0; s < nslots; ++s) {
+      const int f = fold_of[static_cast<std::size_t>(s)];
+      if (f < 0) continue;
+      const auto& d = dests[static_cast<std::size_t>(s)];
+      folds[static_cast<std::size_t>(f)].combine_into(d.data, d.accumulate, nt);
+    }
+  }
+}
+
+}  // namespace sinter::cpu

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+// A packed, cache-blocked GEMM with an xsimd register-tiled micro-kernel: C (+)= A . B for any strides of A and B
+// (so transposes are free), float or double. Blocks of B and A are packed into panels that stream through the
+// micro-kernel; tiles of C are spread over threads. The performance issue tunes the block sizes.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/backend/cpu/simd.hpp>
+#include <sinter/core/counters.hpp>
+
+namespace sinter::cpu {
+
+template <class T>
+struct GemmBlocking {
+  static constexpr int W = static_cast<int>(vec<T>::size);
+  static constexpr int MR = 6;        // rows of C per micro-tile
+  static constexpr int NR = 2 * W;    // columns of C per micro-tile: two registers
+  static constexpr std::int64_t KC = 256;
+  static constexpr std::int64_t MC = 72;   // MR multiple; an MC x KC block of A stays in L2
+  static constexpr std::int64_t NC = 1024;
+};
+
+/// The micro-kernel: an MR x NR tile of C from packed panels, accumulated in 2*MR registers over kc steps.
+template <class T>
+SINTER_ALWAYS_INLINE void micro_kernel(std::int64_t kc, const T* ap, const T* bp, T* c, std::int64_t ldc, int mr,
+                                       int nr, bool accumulate) {
+  using B = GemmBlocking<T>;
+  using V = vec<T>;
+  constexpr int MR = B::MR, W = B::W;
+  V acc0[MR], acc1[MR];
+  for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = V(T(0));
+  for (std::int64_t k = 0; k < kc; ++k) {
+    const V b0 = V::load_aligned(bp + k * B::NR), b1 = V::load_aligned(bp + k * B::NR + W);
+    for (int r = 0; r < MR; ++r) {
+      const V a(ap[k * MR + r]);
+      acc0[r] = xsimd::fma(a, b0, acc0[r]);
+      acc1[r] = xsimd::fma(a, b1, acc1[r]);
+    }
+  }
+  if (mr == MR && nr == B::NR) {
+    for (int r = 0; r < MR; ++r) {
+      T* row = c + r * ldc;
+      if (accumulate) {
+        (acc0[r] + V::load_unaligned(row)).store_unaligned(row);
+        (acc1[r] + V::load_unaligned(row + W)).store_unaligned(row + W);
+      } else {
+        acc0[r].store_unaligned(row);
+        acc1[r].store_unaligned(row + W);
+      }
+    }
+    return;
+  }
+  alignas(64) T tile[MR * B::NR];
+  for (int r = 0; r < MR; ++r) {
+    acc0[r].store_aligned(tile + r * B::NR);
+    acc1[r].store_aligned(tile + r * B::NR + W);
+  }
+  for (int r = 0; r < mr; ++r)
+    for (int j = 0; j < nr; ++j) c[r * ldc + j] = (accumulate ? c[r * ldc + j] : T(0)) + tile[r * B::NR + j];
+}
+
+/// C[M x N] (row-major, leading dim ldc) = (accumulate ? C : 0) + A[M x K] . B[K x N], where element (i, k) of A is
+/// A[i * rsa + k * csa] and element (k, j) of B is B[k * rsb + j * csb]. One kernel.
+template <class T>
+void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t rsa, std::int64_t csa, const T* Bm,
+          std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc, bool accumulate) {
+  using Bk = GemmBlocking<T>;
+  constexpr int MR = Bk::MR, NR = Bk::NR;
+  detail::count_kernel(kCPU);
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    if (!accumulate)
+      for (std::int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, T(0));
+    return;
+  }
+  thread_local std::vector<T, xsimd::aligned_allocator<T, 64>> bpack, apack_shared;
+  const int nthreads = threads_for(2 * M * N * K, 1 << 18);
+  for (std::int64_t jc = 0; jc < N; jc += Bk::NC) {
+    const std::int64_t nc = std::min(Bk::NC, N - jc);
+    const std::int64_t npanels = (nc + NR - 1) / NR;
+    for (std::int64_t pc = 0; pc < K; pc += Bk::KC) {
+      const std::int64_t kc = std::min(Bk::KC, K - pc);
+      const bool acc = accumulate || pc > 0;
+      // Pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded.
+      bpack.resize(static_cast<std::size_t>(npanels * kc * NR));
+      for (std::int64_t p = 0; p < npanels; ++p) {
+        T* dst = bpack.data() + p * kc * NR;
+        const std::int64_t j0 = jc + p * NR, nr = std::min<std::int64_t>(NR, N - j0);
+        for (std::int64_t k = 0; k < kc; ++k) {
+          const T* src = Bm + (pc + k) * rsb + j0 * csb;
+          std::int64_t j = 0;
+          if (csb == 1)
+            for (; j < nr; ++j) dst[k * NR + j] = src[j];
+          else
+            for (; j < nr; ++j) dst[k * NR + j] = src[j * csb];
+          for (; j < NR; ++j) dst[k * NR + j] = T(0);
+        }
+      }
+      // Pack all of A[:, pc:pc+kc] into MR-high panels so every thread can take any tile.
+      const std::int64_t mpanels = (M + MR - 1) / MR;
+      apack_shared.resize(static_cast<std::size_t>(mpanels * kc * MR));
+      for (std::int64_t p = 0; p < mpanels; ++p) {
+        T* dst = apack_shared.data() + p * kc * MR;
+        const std::int64_t i0 = p * MR, mr = std::min<std::int64_t>(MR, M - i0);
+        for (std::int64_t k = 0; k < kc; ++k) {
+          std::int64_t r = 0;
+          for (; r < mr; ++r) dst[k * MR + r] = A[(i0 + r) * rsa + (pc + k) * csa];
+          for (; r < MR; ++r) dst[k * MR + r] = T(0);
+        }
+      }
+      const std::int64_t tiles = mpanels * npanels;
+      const T* ap_all = apack_shared.data();
+      const T* bp_all = bpack.data();
+      parallel(nthreads, [&](int tid, int nth) {
+        // Tiles in panel-of-A-major order within MC-row bands, so a band of A stays in cache.
+        const std::int64_t t0 = tiles * tid / nth, t1 = tiles * (tid + 1) / nth;
+        for (std::int64_t t = t0; t < t1; ++t) {
+          const std::int64_t ip = t / npanels, jp = t % npanels;
+          const std::int64_t i0 = ip * MR, j0 = jc + jp * NR;
+          micro_kernel<T>(kc, ap_all + ip * kc * MR, bp_all + jp * kc * NR, C + i0 * ldc + j0, ldc,
+                          static_cast<int>(std::min<std::int64_t>(MR, M - i0)),
+                          static_cast<int>(std::min<std::int64_t>(NR, N - j0)), acc);
+        }
+      });
+    }
+  }
+}
+
+}  // namespace sinter::cpu

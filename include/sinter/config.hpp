@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// Compiler and platform switches shared by every layer.
+#pragma once
+
+#include <cstddef>
+
+// Only plans and op functors carry this: they run in CPU loops, Thrust functors and CUDA kernels.
+#if defined(__CUDACC__)
+#define SINTER_HD __host__ __device__
+#else
+#define SINTER_HD
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SINTER_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define SINTER_ALWAYS_INLINE inline
+#endif
+
+namespace sinter {
+/// Largest tensor rank. Shapes live inline (no heap) so plans stay trivially copyable.
+inline constexpr int kMaxRank = 8;
+/// Storage alignment in bytes (one cache line, one AVX-512 register).
+inline constexpr std::size_t kAlignment = 64;
+}  // namespace sinter

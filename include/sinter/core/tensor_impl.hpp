@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+// TensorImpl: the untyped heart of a tensor (storage, geometry, autograd state) and the tape Node interface.
+// Untyped so the autograd engine, views and storage compile once, not once per element type.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sinter/core/device.hpp>
+#include <sinter/core/dtype.hpp>
+#include <sinter/core/error.hpp>
+#include <sinter/core/shape.hpp>
+#include <sinter/core/storage.hpp>
+
+namespace sinter {
+
+class Node;
+
+/// Geometry over a Storage plus the autograd state of one tensor handle's identity.
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Shape strides;  // in elements
+  std::int64_t offset = 0;  // in elements
+  DType dtype = DType::Float32;
+
+  bool requires_grad = false;       // meaningful for leaves; non-leaves require grad through grad_fn
+  std::shared_ptr<Node> grad_fn;    // null for leaves
+  std::shared_ptr<TensorImpl> grad; // accumulated gradient of a leaf
+
+  Device device() const noexcept { return storage ? storage->device() : Device{}; }
+  std::int64_t numel() const noexcept { return numel_of(shape); }
+  void* data() const noexcept {
+    return static_cast<char*>(storage->data()) + offset * static_cast<std::int64_t>(element_size(dtype));
+  }
+  bool is_contiguous() const noexcept {
+    std::int64_t expect = 1;
+    for (int i = shape.size() - 1; i >= 0; --i) {
+      if (shape[i] != 1 && strides[i] != expect) return false;
+      expect *= shape[i];
+    }
+    return true;
+  }
+  bool needs_grad() const noexcept { return requires_grad || grad_fn != nullptr; }
+
+  /// A fresh contiguous tensor; its contents are uninitialised.
+  static std::shared_ptr<TensorImpl> empty(const Shape& shape, DType dtype, Device device);
+};
+
+/// Where a node's backward writes the gradient of one input: a contiguous buffer with the input's shape,
+/// overwritten (accumulate = false: the buffer is fresh) or added to.
+struct GradTarget {
+  std::shared_ptr<TensorImpl> buffer;  // null: this input needs no gradient
+  bool accumulate = false;
+};
+
+/// A tape node: one per materialised statement. It keeps what its backward needs (the inputs by handle,
+/// never raw references) and writes every input gradient in as few kernels as the statement allows.
+class Node {
+ public:
+  virtual ~Node() = default;
+  virtual const char* name() const noexcept = 0;
+  /// Writes the input gradients for `grad_out` (contiguous, the output's shape) into `targets` (one per input).
+  virtual void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) = 0;
+  /// Drops saved tensors after a backward without retain_graph; a later apply() is an error.
+  virtual void release_saved() {}
+
+  std::vector<std::shared_ptr<TensorImpl>> inputs;  // autograd edges, deduplicated
+  bool released = false;
+};
+
+namespace detail {
+
+using DeviceAllocateFn = std::shared_ptr<Storage> (*)(std::size_t bytes, Device device);
+/// Filled by sinter/cuda.hpp in translation units compiled with nvcc; null elsewhere.
+inline DeviceAllocateFn& cuda_allocate_hook() noexcept {
+  static DeviceAllocateFn fn = nullptr;
+  return fn;
+}
+
+inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device device) {
+  if (device.is_cpu()) return Storage::allocate_cpu(bytes);
+  auto fn = cuda_allocate_hook();
+  SINTER_CHECK(fn != nullptr, "a tensor on ", device,
+               " needs sinter's CUDA backend: include <sinter/cuda.hpp> in a file compiled with nvcc and link "
+               "sinter::cuda");
+  return fn(bytes, device);
+}
+
+}  // namespace detail
+
+inline std::shared_ptr<TensorImpl> TensorImpl::empty(const Shape& shape, DType dtype, Device device) {
+  for (auto d : shape) SINTER_CHECK(d >= 0, "negative dimension in shape ", shape);
+  auto t = std::make_shared<TensorImpl>();
+  t->storage = detail::allocate_storage(static_cast<std::size_t>(numel_of(shape)) * element_size(dtype), device);
+  t->shape = shape;
+  t->strides = contiguous_strides(shape);
+  t->dtype = dtype;
+  return t;
+}
+
+}  // namespace sinter

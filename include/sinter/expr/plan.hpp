@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: Apache-2.0
+// Plans: the trivially copyable, backend-neutral kernel view of an expression. A CPU loop, a Thrust functor or a
+// CUDA kernel holds a plan by value, points it at a row (set_row), and evaluates lanes of that row (value / fwd),
+// or recomputes the forward values into a register cache and sweeps adjoints back to the leaves (bwd).
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include <sinter/config.hpp>
+#include <sinter/core/shape.hpp>
+#include <sinter/expr/ops.hpp>
+
+namespace sinter::expr {
+
+/// Reads V-wide lanes from a row with a given element stride. Scalars read one element; backend/cpu/simd.hpp
+/// specialises it for xsimd batches (contiguous, broadcast and gathered rows).
+template <class V>
+struct Lanes {
+  static constexpr int width = 1;
+  template <class T>
+  SINTER_HD static V load(const T* row, std::int64_t j, std::int64_t stride) {
+    return static_cast<V>(row[j * stride]);
+  }
+  template <class T>
+  SINTER_HD static void store(T* row, std::int64_t j, std::int64_t stride, V v) {
+    row[j * stride] = v;
+  }
+};
+
+/// Where one operand sits in the coalesced iteration space: strides over the outer dims and the innermost one.
+struct OperandGeometry {
+  std::int64_t outer[kMaxRank] = {};
+  std::int64_t inner = 0;
+  int outer_rank = 0;
+  SINTER_HD std::int64_t row_offset(const std::int64_t* idx) const {
+    std::int64_t o = 0;
+    for (int d = 0; d < outer_rank; ++d) o += idx[d] * outer[d];
+    return o;
+  }
+};
+
+/// A tensor operand.
+template <class T>
+struct LeafPlan {
+  static constexpr int kLeaves = 1;
+  const T* base;
+  const T* row;
+  OperandGeometry geo;
+
+  SINTER_HD void set_row(const std::int64_t* idx) { row = base + geo.row_offset(idx); }
+  template <class V>
+  SINTER_HD V value(std::int64_t j) const {
+    return Lanes<V>::load(row, j, geo.inner);
+  }
+  template <class V>
+  struct Cache {
+    V v;
+  };
+  template <class V>
+  SINTER_HD V fwd(Cache<V>& c, std::int64_t j) const {
+    return c.v = value<V>(j);
+  }
+  template <int Base, class V>
+  SINTER_HD void bwd(const Cache<V>&, V g, V* adj) const {
+    adj[Base] = g;
+  }
+  template <class V>
+  SINTER_HD V value_of(const Cache<V>& c) const {
+    return c.v;
+  }
+};
+
+/// A scalar operand (no gradient).
+template <class T>
+struct ScalarPlan {
+  static constexpr int kLeaves = 0;
+  T v;
+  SINTER_HD void set_row(const std::int64_t*) {}
+  template <class V>
+  SINTER_HD V value(std::int64_t) const {
+    return V(v);
+  }
+  template <class V>
+  struct Cache {};
+  template <class V>
+  SINTER_HD V fwd(Cache<V>&, std::int64_t) const {
+    return V(v);
+  }
+  template <int Base, class V>
+  SINTER_HD void bwd(const Cache<V>&, V, V*) const {}
+  template <class V>
+  SINTER_HD V value_of(const Cache<V>&) const {
+    return V(v);
+  }
+};
+
+template <class Op, class... P>
+struct MapPlan;
+
+template <class Op, class A>
+struct MapPlan<Op, A> {
+  static constexpr int kLeaves = A::kLeaves;
+  Op op;
+  A a;
+  SINTER_HD void set_row(const std::int64_t* idx) { a.set_row(idx); }
+  template <class V>
+  SINTER_HD V value(std::int64_t j) const {
+    return op(a.template value<V>(j));
+  }
+  template <class V>
+  struct Cache {
+    V v;
+    typename A::template Cache<V> ca;
+  };
+  template <class V>
+  SINTER_HD V fwd(Cache<V>& c, std::int64_t j) const {
+    return c.v = op(a.fwd(c.ca, j));
+  }
+  template <int Base, class V>
+  SINTER_HD void bwd(const Cache<V>& c, V g, V* adj) const {
+    if constexpr (kLeaves > 0) {
+      const auto d = op.grad(g, c.v, a.template value_of<V>(c.ca));
+      a.template bwd<Base>(c.ca, d.d[0], adj);
+    }
+  }
+  template <class V>
+  SINTER_HD V value_of(const Cache<V>& c) const {
+    return c.v;
+  }
+};
+
+template <class Op, class A, class B>
+struct MapPlan<Op, A, B> {
+  static constexpr int kLeaves = A::kLeaves + B::kLeaves;
+  Op op;
+  A a;
+  B b;
+  SINTER_HD void set_row(const std::int64_t* idx) {
+    a.set_row(idx);
+    b.set_row(idx);
+  }
+  template <class V>
+  SINTER_HD V value(std::int64_t j) const {
+    return op(a.template value<V>(j), b.template value<V>(j));
+  }
+  template <class V>
+  struct Cache {
+    V v;
+    typename A::template Cache<V> ca;
+    typename B::template Cache<V> cb;
+  };
+  template <class V>
+  SINTER_HD V fwd(Cache<V>& c, std::int64_t j) const {
+    const V x = a.fwd(c.ca, j);
+    const V y = b.fwd(c.cb, j);
+    return c.v = op(x, y);
+  }
+  template <int Base, class V>
+  SINTER_HD void bwd(const Cache<V>& c, V g, V* adj) const {
+    if constexpr (kLeaves > 0) {
+      const auto d = op.grad(g, c.v, a.template value_of<V>(c.ca), b.template value_of<V>(c.cb));
+      a.template bwd<Base>(c.ca, d.d[0], adj);
+      b.template bwd<Base + A::kLeaves>(c.cb, d.d[1], adj);
+    }
+  }
+  template <class V>
+  SINTER_HD V value_of(const Cache<V>& c) const {
+    return c.v;
+  }
+};
+
+template <class Op, class A, class B, class C>
+struct MapPlan<Op, A, B, C> {
+  static constexpr int kLeaves = A::kLeaves + B::kLeaves + C::kLeaves;
+  Op op;
+  A a;
+  B b;
+  C c3;
+  SINTER_HD void set_row(const std::int64_t* idx) {
+    a.set_row(idx);
+    b.set_row(idx);
+    c3.set_row(idx);
+  }
+  template <class V>
+  SINTER_HD V value(std::int64_t j) const {
+    return op(a.template value<V>(j), b.template value<V>(j), c3.template value<V>(j));
+  }
+  template <class V>
+  struct Cache {
+    V v;
+    typename A::template Cache<V> ca;
+    typename B::template Cache<V> cb;
+    typename C::template Cache<V> cc;
+  };
+  template <class V>
+  SINTER_HD V fwd(Cache<V>& c, std::int64_t j) const {
+    const V x = a.fwd(c.ca, j);
+    const V y = b.fwd(c.cb, j);
+    const V z = c3.fwd(c.cc, j);
+    return c.v = op(x, y, z);
+  }
+  template <int Base, class V>
+  SINTER_HD void bwd(const Cache<V>& c, V g, V* adj) const {
+    if constexpr (kLeaves > 0) {
+      const auto d =
+          op.grad(g, c.v, a.template value_of<V>(c.ca), b.template value_of<V>(c.cb), c3.template value_of<V>(c.cc));
+      a.template bwd<Base>(c.ca, d.d[0], adj);
+      b.template bwd<Base + A::kLeaves>(c.cb, d.d[1], adj);
+      c3.template bwd<Base + A::kLeaves + B::kLeaves>(c.cc, d.d[2], adj);
+    }
+  }
+  template <class V>
+  SINTER_HD V value_of(const Cache<V>& c) const {
+    return c.v;
+  }
+};
+
+/// Dimension coalescing for any number of operands: drops size-1 dims and merges runs that are contiguous for all.
+struct IterationSpace {
+  Shape shape;                      // coalesced extents; never empty (a scalar is [1])
+  std::vector<OperandGeometry> ops;  // one per operand, in the order given
+
+  IterationSpace(const Shape& full, const std::vector<Shape>& strides) {
+    std::vector<Shape> st(strides.size());
+    for (int d = 0; d < full.size(); ++d) {
+      if (full[d] == 1) continue;
+      const int last = shape.size() - 1;
+      bool merge = last >= 0;
+      for (std::size_t k = 0; k < strides.size() && merge; ++k) merge = st[k][last] == strides[k][d] * full[d];
+      if (merge) {
+        shape[last] *= full[d];
+        for (std::size_t k = 0; k < strides.size(); ++k) st[k][last] = strides[k][d];
+      } else {
+        shape.push_back(full[d]);
+        for (std::size_t k = 0; k < strides.size(); ++k) st[k].push_back(strides[k][d]);
+      }
+    }
+    if (shape.empty()) {
+      shape.push_back(numel_of(full) == 0 ? 0 : 1);
+      for (auto& s : st) s.push_back(0);
+    }
+    const int r = shape.size();
+    ops.resize(strides.size());
+    for (std::size_t k = 0; k < strides.size(); ++k) {
+      ops[k].outer_rank = r - 1;
+      for (int d = 0; d < r - 1; ++d) ops[k].outer[d] = st[k][d];
+      ops[k].inner = st[k][r - 1];
+    }
+  }
+  std::int64_t numel() const { return numel_of(shape); }
+  std::int64_t row_length() const { return shape[shape.size() - 1]; }
+};
+
+}  // namespace sinter::expr
+
+namespace sinter::expr {
+
+/// The adjoint that enters a statement's root, per element: the incoming gradient (broadcast from a reduced
+/// shape for reductions) times a scale (1/n for mean).
+template <class T>
+struct GradSeed {
+  LeafPlan<T> g;
+  T scale;
+  SINTER_HD void set_row(const std::int64_t* idx) { g.set_row(idx); }
+  template <class V>
+  SINTER_HD V value(std::int64_t j, V /*root value*/) const {
+    return g.template value<V>(j) * V(scale);
+  }
+};
+
+/// logsumexp's root adjoint: g * exp(y - lse), with y the recomputed root value.
+template <class T>
+struct LogSumExpSeed {
+  LeafPlan<T> g, lse;
+  SINTER_HD void set_row(const std::int64_t* idx) {
+    g.set_row(idx);
+    lse.set_row(idx);
+  }
+  template <class V>
+  SINTER_HD V value(std::int64_t j, V y) const {
+    return g.template value<V>(j) * Math<V>::exp(y - lse.template value<V>(j));
+  }
+};
+
+/// amax/amin's root adjoint: g / count where y equals the extreme, 0 elsewhere (ties share, as in PyTorch).
+template <class T>
+struct ExtremeSeed {
+  LeafPlan<T> g, m, count;
+  SINTER_HD void set_row(const std::int64_t* idx) {
+    g.set_row(idx);
+    m.set_row(idx);
+    count.set_row(idx);
+  }
+  template <class V>
+  SINTER_HD V value(std::int64_t j, V y) const {
+    using M = Math<V>;
+    return M::select(M::equal(y, m.template value<V>(j)), g.template value<V>(j) / count.template value<V>(j), V(0.0));
+  }
+};
+
+/// How a reduction combines values.
+enum class ReduceKind { Sum, Max, Min };
+
+}  // namespace sinter::expr

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+// Statements: where an expression meets memory. materialize() runs the fused forward kernel into a new tensor and
+// records one tape node; that node's backward recomputes the expression and writes every input gradient in one
+// kernel. The same machinery serves reductions, whose backward is the same sweep with a broadcast seed.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sinter/backend/cpu/elementwise.hpp>
+#include <sinter/core/factory.hpp>
+#include <sinter/expr/functions.hpp>
+
+namespace sinter::detail {
+
+using LeafHandles = std::vector<const std::shared_ptr<TensorImpl>*>;
+
+template <class E>
+LeafHandles leaves_of(const E& e) {
+  LeafHandles h;
+  e.collect(h);
+  return h;
+}
+
+/// The one device every operand of a statement lives on; mixing devices is an error that names both.
+inline Device statement_device(const LeafHandles& leaves, const char* op) {
+  SINTER_CHECK(!leaves.empty(), op, ": a statement needs at least one tensor operand");
+  const Device d = (*leaves[0])->device();
+  for (auto* h : leaves)
+    SINTER_CHECK((*h)->device() == d, op, ": expected all tensors to be on the same device, but found at least two "
+                                         "devices, ", d, " and ", (*h)->device(), "; move one with .to(device)");
+  SINTER_CHECK(d.is_cpu(), op, ": this translation unit has no kernels for ", d,
+               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  return d;
+}
+
+inline bool any_needs_grad(const LeafHandles& leaves) {
+  if (!is_grad_enabled()) return false;
+  for (auto* h : leaves)
+    if ((*h)->needs_grad()) return true;
+  return false;
+}
+
+/// Inputs of a node: the leaves' tensors, each once, in first-use order (the order PlanBuilder gives slots).
+inline std::vector<std::shared_ptr<TensorImpl>> unique_inputs(const LeafHandles& leaves) {
+  std::vector<std::shared_ptr<TensorImpl>> in;
+  for (auto* h : leaves) {
+    bool seen = false;
+    for (auto& x : in) seen = seen || x.get() == h->get();
+    if (!seen) in.push_back(*h);
+  }
+  return in;
+}
+
+/// Strides of every leaf of e, broadcast to `shape`.
+inline std::vector<Shape> leaf_strides(const LeafHandles& leaves, const Shape& shape) {
+  std::vector<Shape> st;
+  st.reserve(leaves.size() + 4);
+  for (auto* h : leaves) st.push_back(broadcast_strides((*h)->shape, (*h)->strides, shape));
+  return st;
+}
+
+/// dst (+)= e on the CPU, dst already of e's broadcast shape.
+template <class T, class E>
+void run_forward(const E& e, const LeafHandles& leaves, const TensorImpl& dst, bool add) {
+  auto st = leaf_strides(leaves, dst.shape);
+  st.push_back(dst.strides);
+  const expr::IterationSpace space(dst.shape, st);
+  expr::PlanBuilder b(space);
+  const auto plan = e.plan(b);
+  cpu::forward<T>(space, plan, b.extra(0), static_cast<T*>(dst.data()), add);
+}
+
+/// Runs the fused backward of `e` over `shape`: seed operands come after the leaves, then one destination per input.
+template <class T, class E, class MakeSeed>
+void run_fused_backward(const E& e, const Shape& shape, const std::vector<const TensorImpl*>& seed_operands,
+                        MakeSeed make_seed, const std::vector<std::shared_ptr<TensorImpl>>& inputs,
+                        std::vector<GradTarget>& targets) {
+  const auto leaves = leaves_of(e);
+  auto st = leaf_strides(leaves, shape);
+  for (auto* s : seed_operands) st.push_back(broadcast_strides(s->shape, s->strides, shape));
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const Shape& in = inputs[k]->shape;
+    st.push_back(broadcast_strides(in, contiguous_strides(in), shape));
+  }
+  const expr::IterationSpace space(shape, st);
+  expr::PlanBuilder b(space);
+  const auto plan = e.plan(b);
+  std::vector<expr::LeafPlan<T>> seed_plans;
+  for (std::size_t k = 0; k < seed_operands.size(); ++k) {
+    const T* p = static_cast<const T*>(seed_operands[k]->data());
+    seed_plans.push_back(expr::LeafPlan<T>{p, p, b.extra(static_cast<int>(k))});
+  }
+  const auto seed = make_seed(seed_plans);
+  std::vector<cpu::GradDestination<T>> dests(inputs.size());
+  const int first_target = static_cast<int>(seed_operands.size());
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    auto& t = targets[k];
+    if (!t.buffer) continue;
+    auto& d = dests[k];
+    d.data = static_cast<T*>(t.buffer->data());
+    d.geo = b.extra(first_target + static_cast<int>(k));
+    d.size = t.buffer->numel();
+    d.accumulate = t.accumulate;
+    d.folded = numel_of(inputs[k]->shape) != numel_of(shape);
+    t.buffer->storage->bump_version();
+  }
+  cpu::backward<T>(space, plan, seed, b.slot_of_leaf(), dests);
+}
+
+template <class E>
+std::string node_name(const char* suffix) {
+  std::string n = "copy";
+  if constexpr (requires(const E& x) { x.op(); }) n = std::remove_cvref_t<decltype(std::declval<const E&>().op())>::name;
+  std::string out;
+  bool up = true;  // "leaky_relu" -> "LeakyRelu", as PyTorch names its nodes
+  for (char c : n) {
+    if (c == '_') up = true;
+    else out += up ? static_cast<char>(c - 'a' + 'A') : c, up = false;
+  }
+  return out + suffix;
+}
+
+/// The tape node of an element-wise statement: keeps the expression (its tensors by handle) and replays it.
+template <class T, class E>
+class ExprBackward final : public Node {
+ public:
+  explicit ExprBackward(const E& e) : expr_(e), name_(node_name<E>("Backward")) {}
+  const char* name() const noexcept override { return name_.c_str(); }
+  void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) override {
+    run_fused_backward<T>(
+        *expr_, expr_->shape(), {&grad_out},
+        [](const std::vector<expr::LeafPlan<T>>& s) { return expr::GradSeed<T>{s[0], T(1)}; }, inputs, targets);
+  }
+  void release_saved() override { expr_.reset(); }
+
+ private:
+  std::optional<E> expr_;
+  std::string name_;
+};
+
+template <class T, class E>
+std::shared_ptr<TensorImpl> materialize(const E& e) {
+  const auto leaves = leaves_of(e);
+  const Device dev = statement_device(leaves, "expression");
+  auto out = TensorImpl::empty(e.shape(), dtype_of<T>(), dev);
+  run_forward<T>(e, leaves, *out, false);
+  if (any_needs_grad(leaves)) {
+    auto node = std::make_shared<ExprBackward<T, E>>(e);
+    node->inputs = unique_inputs(leaves);
+    out->grad_fn = std::move(node);
+  }
+  return out;
+}
+
+template <class T, class E>
+void assign_into(const TensorImpl& dst, const E& e, bool add) {
+  const auto leaves = leaves_of(e);
+  const Device dev = statement_device(leaves, "copy_");
+  SINTER_CHECK(dev == dst.device(), "copy_: the destination is on ", dst.device(), " but the expression is on ", dev,
+               "; move one with .to(device)");
+  const Shape b = broadcast_shapes(dst.shape, e.shape(), "copy_");
+  SINTER_CHECK(b == dst.shape, "copy_: an expression of shape ", e.shape(), " cannot be written into a tensor of shape ",
+               dst.shape);
+  SINTER_CHECK(!(is_grad_enabled() && (dst.needs_grad() || any_needs_grad(leaves))),
+               "in-place write into a tensor while gradients are recorded; wrap it in sinter::NoGradGuard (as "
+               "optimisers do) or write out of place, y = expression");
+  // Reading memory that is being written is safe only element for element: same offset, same strides.
+  bool overlap = false;
+  const Shape dst_st = broadcast_strides(dst.shape, dst.strides, dst.shape);
+  for (auto* h : leaves) {
+    const TensorImpl& l = **h;
+    if (l.storage != dst.storage) continue;
+    overlap = overlap || l.offset != dst.offset || !(broadcast_strides(l.shape, l.strides, dst.shape) == dst_st);
+  }
+  if (overlap) {
+    auto tmp = TensorImpl::empty(dst.shape, dst.dtype, dev);
+    run_forward<T>(e, leaves, *tmp, false);
+    copy_into(dst, *tmp, add);
+  } else {
+    run_forward<T>(e, leaves, dst, add);
+  }
+  dst.storage->bump_version();
+}
+
+}  // namespace sinter::detail
+
+namespace sinter {
+
+/// Materialises an expression (or returns the tensor itself): `auto t = sinter::eval(a * x + b);`.
+template <expr::NodeLike X>
+auto eval(const X& x) {
+  if constexpr (expr::is_tensor<X>::value) return x;
+  else return TensorOf<typename X::value_type>(x);
+}
+
+// In-place arithmetic, as PyTorch's x += y: one kernel into x's memory; only outside recorded graphs.
+#define SINTER_COMPOUND_ASSIGN(sym, op)                          \
+  template <class T, expr::Operand E>                            \
+  TensorOf<T>& operator sym(TensorOf<T>& x, const E& e) {        \
+    return x.copy_(x op e);                                      \
+  }
+SINTER_COMPOUND_ASSIGN(+=, +)
+SINTER_COMPOUND_ASSIGN(-=, -)
+SINTER_COMPOUND_ASSIGN(*=, *)
+SINTER_COMPOUND_ASSIGN(/=, /)
+#undef SINTER_COMPOUND_ASSIGN
+
+}  // namespace sinter
