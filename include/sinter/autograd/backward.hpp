@@ -14,16 +14,17 @@
 
 namespace sinter::detail {
 
-/// Nodes reachable from root, each after every node that consumes its output.
-inline std::vector<Node*> topological_order(Node* root) {
-  std::vector<Node*> post;
-  std::unordered_set<Node*> seen{root};
-  std::vector<std::pair<Node*, std::size_t>> stack{{root, 0}};
+/// Nodes reachable from root, each after every node that consumes its output. Owning pointers: releasing a node's
+/// edges during the pass must not destroy a node that is still to run.
+inline std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> post;
+  std::unordered_set<Node*> seen{root.get()};
+  std::vector<std::pair<std::shared_ptr<Node>, std::size_t>> stack{{root, 0}};
   while (!stack.empty()) {
     auto& [n, k] = stack.back();
     if (k < n->inputs.size()) {
-      Node* next = n->inputs[k++]->grad_fn.get();
-      if (next && seen.insert(next).second) stack.emplace_back(next, 0);
+      std::shared_ptr<Node> next = n->inputs[k++]->grad_fn;
+      if (next && seen.insert(next.get()).second) stack.emplace_back(std::move(next), 0);
     } else {
       post.push_back(n);
       stack.pop_back();
@@ -79,7 +80,8 @@ inline void run_backward(const std::shared_ptr<TensorImpl>& root, const std::sha
 
   std::unordered_map<Node*, std::shared_ptr<TensorImpl>> incoming;
   incoming[root->grad_fn.get()] = g;
-  for (Node* node : topological_order(root->grad_fn.get())) {
+  for (const auto& owned : topological_order(root->grad_fn)) {
+    Node* node = owned.get();
     auto it = incoming.find(node);
     if (it == incoming.end()) continue;  // no gradient reached it
     SINTER_CHECK(!node->released, "backward(): trying to backward through the graph a second time (", node->name(),
@@ -104,6 +106,7 @@ inline void run_backward(const std::shared_ptr<TensorImpl>& root, const std::sha
     if (!retain_graph) {
       node->release_saved();
       node->released = true;
+      node->inputs.clear();  // the edges hold input tensors too; a later backward through here fails on `released`
     }
   }
 }

@@ -93,11 +93,15 @@ void record_reduction(const std::shared_ptr<TensorImpl>& out, const char* name, 
   out->grad_fn = std::move(node);
 }
 
-/// The result with keepdim's shape, or a view of it without the reduced dims (gradients flow through the view).
+/// The result with keepdim's shape, or without the reduced dims. The result is contiguous, so dropping size-1 dims
+/// is a change of shape, not a view node: its backward sees the gradient with keepdim's shape anyway.
 template <class T>
 TensorOf<T> finish(std::shared_ptr<TensorImpl> out, const ReducedDims& r, bool keepdim) {
-  TensorOf<T> t(std::move(out));
-  return keepdim ? t : t.view(r.squeezed);
+  if (!keepdim) {
+    out->shape = r.squeezed;
+    out->strides = contiguous_strides(r.squeezed);
+  }
+  return TensorOf<T>(std::move(out));
 }
 
 template <class T>

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// The fusion contract, held by exact kernel and allocation counts.
+#include <support/reference.hpp>
+
+namespace st = sinter;
+
+TEST_CASE("a statement is one forward kernel and allocates only its result", "[expr][fusion]") {
+  st::manual_seed(1);
+  st::Tensor x = st::randn({1000}).requires_grad_(), a = st::randn({1000}).requires_grad_(),
+             b = st::randn({1000}).requires_grad_();
+  st::reset_counters();
+  st::Tensor y = st::sigmoid(a * x + b) * st::tanh(x);
+  CHECK(st::counters().kernels == 1);
+  CHECK(st::counters().allocations == 1);
+  CHECK(y.grad_fn_name() == "MulBackward");
+
+  const st::Tensor g = st::randn({1000});
+  st::reset_counters();
+  y.backward(g, true);
+  CHECK(st::counters().kernels == 1);      // one kernel writes x.grad, a.grad and b.grad
+  CHECK(st::counters().allocations == 3);  // the three gradient buffers, nothing else
+  const auto gx = x.grad().to_vector(), ga = a.grad().to_vector(), gb = b.grad().to_vector();
+  const auto xv = x.to_vector(), av = a.to_vector(), bv = b.to_vector(), gv = g.to_vector();
+  for (std::size_t i = 0; i < 1000; ++i) {
+    const double s = 1 / (1 + std::exp(-(double(av[i]) * xv[i] + bv[i]))), t = std::tanh(double(xv[i]));
+    const double ds = gv[i] * t * s * (1 - s);
+    CHECK(gx[i] == Approx(ds * av[i] + gv[i] * s * (1 - t * t)).margin(1e-5));
+    CHECK(ga[i] == Approx(ds * xv[i]).margin(1e-5));
+    CHECK(gb[i] == Approx(ds).margin(1e-5));
+  }
+
+  st::reset_counters();
+  y.backward(g);  // later backward calls accumulate in the same single kernel
+  CHECK(st::counters().kernels == 1);
+  CHECK(st::counters().allocations == 0);
+  CHECK(x.grad().to_vector()[3] == Approx(2 * gx[3]));
+}
+
+TEST_CASE("a broadcast operand stays one forward kernel and gets its reduced gradient", "[expr][fusion][broadcast]") {
+  st::manual_seed(2);
+  const std::int64_t m = 300, n = 70;
+  st::Tensor x = st::randn({m, n}).requires_grad_(), a = st::randn({m, n}).requires_grad_(),
+             b = st::randn({n}).requires_grad_();
+  st::reset_counters();
+  st::Tensor y = st::sigmoid(a * x + b) * st::tanh(x);
+  CHECK(st::counters().kernels == 1);
+  const st::Tensor g = st::randn({m, n});
+  st::reset_counters();
+  y.backward(g);
+  CHECK(st::counters().kernels <= 2);
+  REQUIRE(b.grad().shape() == st::Shape{n});
+  const auto xv = x.to_vector(), av = a.to_vector(), bv = b.to_vector(), gv = g.to_vector(), gb = b.grad().to_vector();
+  for (std::int64_t j = 0; j < n; ++j) {
+    double want = 0;
+    for (std::int64_t i = 0; i < m; ++i) {
+      const auto k = static_cast<std::size_t>(i * n + j);
+      const double s = 1 / (1 + std::exp(-(double(av[k]) * xv[k] + bv[static_cast<std::size_t>(j)])));
+      want += gv[k] * std::tanh(double(xv[k])) * s * (1 - s);
+    }
+    CHECK(gb[static_cast<std::size_t>(j)] == Approx(want).epsilon(1e-4).margin(1e-4));
+  }
+}
+
+TEST_CASE("sum of an expression is one fused kernel each way", "[expr][fusion][reduce]") {
+  st::Tensor x = st::randn({5000}).requires_grad_(), y = st::randn({5000}).requires_grad_();
+  st::reset_counters();
+  st::Tensor s = st::sum(x * y);
+  CHECK(st::counters().kernels == 1);
+  CHECK(st::counters().allocations == 1);
+  st::reset_counters();
+  s.backward();
+  CHECK(st::counters().kernels == 1);
+  CHECK(x.grad().to_vector() == y.to_vector());
+  CHECK(y.grad().to_vector() == x.to_vector());
+}
+
+TEST_CASE("auto e = expression holds its tensors and cannot dangle", "[expr][fusion][closure]") {
+  auto make = [] {
+    st::Tensor a = st::full({4}, 2.0f), b = st::full({4}, 3.0f);
+    return a * b + 1.0f;  // a and b die here; the expression keeps them alive
+  };
+  auto e = make();
+  st::Tensor y = e;
+  CHECK(y.to_vector() == std::vector<float>(4, 7.0f));
+  st::Tensor y2 = e;  // evaluating twice gives the same values
+  CHECK(y2.to_vector() == y.to_vector());
+}
+
+TEST_CASE("in-place statements are correct on views and overlapping slices", "[expr][fusion][aliasing]") {
+  auto x = st::arange(10);
+  auto v = x.slice(0, 2, 6);
+  v.copy_(v * 2.0f + 1.0f);  // same memory, element for element
+  CHECK(x.to_vector() == std::vector<float>{0, 1, 5, 7, 9, 11, 6, 7, 8, 9});
+  auto y = st::arange(10);
+  y.slice(0, 1, 10).copy_(y.slice(0, 0, 9) * 2.0f);  // reads what it writes, shifted: needs a temporary
+  CHECK(y.to_vector() == std::vector<float>{0, 0, 2, 4, 6, 8, 10, 12, 14, 16});
+  auto z = st::arange(6).reshape({2, 3});
+  z += z.t().t() * 2.0f;
+  CHECK(z.to_vector() == std::vector<float>{0, 3, 6, 9, 12, 15});
+  auto w = st::arange(4).reshape({2, 2});
+  w.copy_(w.t() + 0.0f);  // transposed self-read
+  CHECK(w.to_vector() == std::vector<float>{0, 2, 1, 3});
+}
+
+TEST_CASE("statements on large tensors split across threads give the same values", "[expr][fusion][threads]") {
+  st::manual_seed(4);
+  st::Tensor x = st::randn({1 << 18}), b = st::randn({1 << 18});
+  const int before = st::get_num_threads();
+  st::set_num_threads(1);
+  st::Tensor y1 = st::relu(x) * b + 1.0f;
+  const float s1 = st::sum(y1).item();
+  st::set_num_threads(2);
+  st::Tensor y2 = st::relu(x) * b + 1.0f;
+  CHECK(y2.to_vector() == y1.to_vector());
+  CHECK(st::sum(y2).item() == Approx(s1).epsilon(1e-5));
+  st::set_num_threads(before);
+}
+
+TEST_CASE("mixing devices in one statement names both devices", "[expr][fusion][error]") {
+  // Without a CUDA backend in this TU, a CUDA tensor cannot be created at all; the message says how to get one.
+  CHECK_THROWS_WITH(st::zeros({2}, st::kCUDA), Catch::Contains("include <sinter/cuda.hpp>") && Catch::Contains("nvcc"));
+}
