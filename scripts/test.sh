@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Quick start 2: configure, build and run every test with ctest; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+jobs=$(nproc)
+echo "+ cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Release"
+cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Release "${launcher[@]}"
+echo "+ cmake --build build/test -j$jobs"
+cmake --build build/test -j"$jobs"
+echo "+ ctest --test-dir build/test -j$jobs --output-on-failure"
+ctest --test-dir build/test -j"$jobs" --output-on-failure
