@@ -1,83 +1,95 @@
 // SPDX-License-Identifier: Apache-2.0
-// Strided loops over N operands that share one shape: dimension coalescing and a row-wise walk.
-// Used by copies, fills and view gradients; the fused evaluators in backend/ have their own SIMD loops.
+// The iteration space every kernel walks: dimension coalescing over any number of operands, and each operand's
+// geometry in it. Copies, fills and view gradients walk it here; the fused evaluators in backend/ add SIMD.
 #pragma once
 
-#include <array>
+#include <vector>
 #include <cstdint>
 #include <cstring>
 
+#include <sinter/config.hpp>
 #include <sinter/core/counters.hpp>
 #include <sinter/core/tensor_impl.hpp>
 
-namespace sinter::detail {
+namespace sinter {
 
-/// One shape and N stride lists after merging dimensions that are contiguous for every operand.
-template <int N>
-struct StridedGeometry {
-  Shape shape;
-  std::array<Shape, N> strides;
+/// Where one operand sits in the coalesced iteration space: strides over the outer dims and the innermost one.
+struct OperandGeometry {
+  std::int64_t outer[kMaxRank] = {};
+  std::int64_t inner = 0;
+  int outer_rank = 0;
+  SINTER_HD std::int64_t row_offset(const std::int64_t* idx) const {
+    std::int64_t o = 0;
+    for (int d = 0; d < outer_rank; ++d) o += idx[d] * outer[d];
+    return o;
+  }
 };
 
-/// Drops size-1 dims and merges dim i into i+1 when every operand steps through them as one run.
-template <int N>
-StridedGeometry<N> coalesce(const Shape& shape, const std::array<Shape, N>& strides) {
-  StridedGeometry<N> g;
-  for (int d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    const int last = g.shape.size() - 1;
-    bool merge = last >= 0;
-    for (int k = 0; k < N && merge; ++k) merge = g.strides[k][last] == strides[k][d] * shape[d];
-    if (merge) {
-      g.shape[last] *= shape[d];
-      for (int k = 0; k < N; ++k) g.strides[k][last] = strides[k][d];
-    } else {
-      g.shape.push_back(shape[d]);
-      for (int k = 0; k < N; ++k) g.strides[k].push_back(strides[k][d]);
-    }
-  }
-  if (g.shape.empty() && numel_of(shape) == 1) {  // a single element
-    g.shape.push_back(1);
-    for (int k = 0; k < N; ++k) g.strides[k].push_back(1);
-  }
-  return g;
-}
+/// Dimension coalescing for any number of operands: drops size-1 dims and merges runs that are contiguous for all.
+struct IterationSpace {
+  Shape shape;                      // coalesced extents; never empty (a scalar is [1])
+  std::vector<OperandGeometry> ops;  // one per operand, in the order given
 
-/// Calls row(len, offsets, inner_strides) once per innermost row of the coalesced geometry.
-template <int N, class Row>
-void for_each_row(const StridedGeometry<N>& g, Row&& row) {
-  const int r = g.shape.size();
-  if (r == 0) return;
-  for (auto e : g.shape)
-    if (e == 0) return;
-  const std::int64_t len = g.shape[r - 1];
-  std::array<std::int64_t, N> inner{}, off{};
-  for (int k = 0; k < N; ++k) inner[k] = g.strides[k][r - 1];
-  std::int64_t idx[kMaxRank] = {};
-  while (true) {
-    row(len, off, inner);
-    int d = r - 2;
-    for (; d >= 0; --d) {
-      for (int k = 0; k < N; ++k) off[k] += g.strides[k][d];
-      if (++idx[d] < g.shape[d]) break;
-      for (int k = 0; k < N; ++k) off[k] -= g.strides[k][d] * g.shape[d];
-      idx[d] = 0;
+  IterationSpace(const Shape& full, const std::vector<Shape>& strides) {
+    std::vector<Shape> st(strides.size());
+    for (int d = 0; d < full.size(); ++d) {
+      if (full[d] == 1) continue;
+      const int last = shape.size() - 1;
+      bool merge = last >= 0;
+      for (std::size_t k = 0; k < strides.size() && merge; ++k) merge = st[k][last] == strides[k][d] * full[d];
+      if (merge) {
+        shape[last] *= full[d];
+        for (std::size_t k = 0; k < strides.size(); ++k) st[k][last] = strides[k][d];
+      } else {
+        shape.push_back(full[d]);
+        for (std::size_t k = 0; k < strides.size(); ++k) st[k].push_back(strides[k][d]);
+      }
     }
-    if (d < 0) return;
+    if (shape.empty()) {
+      shape.push_back(numel_of(full) == 0 ? 0 : 1);
+      for (auto& s : st) s.push_back(0);
+    }
+    const int r = shape.size();
+    ops.resize(strides.size());
+    for (std::size_t k = 0; k < strides.size(); ++k) {
+      ops[k].outer_rank = r - 1;
+      for (int d = 0; d < r - 1; ++d) ops[k].outer[d] = st[k][d];
+      ops[k].inner = st[k][r - 1];
+    }
+  }
+  std::int64_t numel() const { return numel_of(shape); }
+  std::int64_t row_length() const { return shape[shape.size() - 1]; }
+};
+
+}  // namespace sinter
+
+namespace sinter::detail {
+
+/// Calls row(outer_index) once per innermost row of the space, in row-major order.
+template <class Row>
+void for_each_row(const IterationSpace& space, Row&& row) {
+  const int r = space.shape.size();
+  if (space.numel() == 0) return;
+  std::int64_t idx[kMaxRank] = {};
+  for (std::int64_t rows = space.numel() / space.row_length(); rows > 0; --rows) {
+    row(static_cast<const std::int64_t*>(idx));
+    for (int d = r - 2; d >= 0 && ++idx[d] == space.shape[d]; --d) idx[d] = 0;
   }
 }
 
 template <class T>
-void copy_rows(T* dst, const T* src, const StridedGeometry<2>& g, bool add) {
-  for_each_row(g, [&](std::int64_t len, const std::array<std::int64_t, 2>& off, const std::array<std::int64_t, 2>& st) {
-    T* d = dst + off[0];
-    const T* s = src + off[1];
-    if (!add && st[0] == 1 && st[1] == 1) {
+void copy_rows(T* dst, const T* src, const IterationSpace& space, bool add) {
+  const auto &gd = space.ops[0], &gs = space.ops[1];
+  const std::int64_t len = space.row_length();
+  for_each_row(space, [&](const std::int64_t* idx) {
+    T* d = dst + gd.row_offset(idx);
+    const T* s = src + gs.row_offset(idx);
+    if (!add && gd.inner == 1 && gs.inner == 1) {
       std::memcpy(d, s, static_cast<std::size_t>(len) * sizeof(T));
     } else if (add) {
-      for (std::int64_t j = 0; j < len; ++j) d[j * st[0]] += s[j * st[1]];
+      for (std::int64_t j = 0; j < len; ++j) d[j * gd.inner] += s[j * gs.inner];
     } else {
-      for (std::int64_t j = 0; j < len; ++j) d[j * st[0]] = s[j * st[1]];
+      for (std::int64_t j = 0; j < len; ++j) d[j * gd.inner] = s[j * gs.inner];
     }
   });
 }
@@ -105,19 +117,21 @@ inline void copy_into(const TensorImpl& dst, const TensorImpl& src, bool add = f
     return;
   }
   count_kernel(kCPU);
-  const auto g = coalesce<2>(dst.shape, {dst.strides, broadcast_strides(src.shape, src.strides, dst.shape)});
+  const IterationSpace space(dst.shape, {dst.strides, broadcast_strides(src.shape, src.strides, dst.shape)});
   if (dst.dtype == DType::Float32)
-    copy_rows(static_cast<float*>(dst.data()), static_cast<const float*>(src.data()), g, add);
+    copy_rows(static_cast<float*>(dst.data()), static_cast<const float*>(src.data()), space, add);
   else
-    copy_rows(static_cast<double*>(dst.data()), static_cast<const double*>(src.data()), g, add);
+    copy_rows(static_cast<double*>(dst.data()), static_cast<const double*>(src.data()), space, add);
   dst.storage->bump_version();
 }
 
 template <class T>
-void fill_rows(T* dst, const StridedGeometry<1>& g, T value) {
-  for_each_row(g, [&](std::int64_t len, const std::array<std::int64_t, 1>& off, const std::array<std::int64_t, 1>& st) {
-    T* d = dst + off[0];
-    for (std::int64_t j = 0; j < len; ++j) d[j * st[0]] = value;
+void fill_rows(T* dst, const IterationSpace& space, T value) {
+  const auto& g = space.ops[0];
+  const std::int64_t len = space.row_length();
+  for_each_row(space, [&](const std::int64_t* idx) {
+    T* d = dst + g.row_offset(idx);
+    for (std::int64_t j = 0; j < len; ++j) d[j * g.inner] = value;
   });
 }
 
@@ -138,11 +152,11 @@ inline void fill(const TensorImpl& dst, double value) {
     return;
   }
   count_kernel(kCPU);
-  const auto g = coalesce<1>(dst.shape, {dst.strides});
+  const IterationSpace space(dst.shape, {dst.strides});
   if (dst.dtype == DType::Float32)
-    fill_rows(static_cast<float*>(dst.data()), g, static_cast<float>(value));
+    fill_rows(static_cast<float*>(dst.data()), space, static_cast<float>(value));
   else
-    fill_rows(static_cast<double*>(dst.data()), g, value);
+    fill_rows(static_cast<double*>(dst.data()), space, value);
   dst.storage->bump_version();
 }
 

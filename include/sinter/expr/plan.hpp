@@ -10,9 +10,13 @@
 
 #include <sinter/config.hpp>
 #include <sinter/core/shape.hpp>
+#include <sinter/core/strided.hpp>
 #include <sinter/expr/ops.hpp>
 
 namespace sinter::expr {
+
+using sinter::IterationSpace;
+using sinter::OperandGeometry;
 
 /// Reads V-wide lanes from a row with a given element stride. Scalars read one element; backend/cpu/simd.hpp
 /// specialises it for xsimd batches (contiguous, broadcast and gathered rows).
@@ -26,18 +30,6 @@ struct Lanes {
   template <class T>
   SINTER_HD static void store(T* row, std::int64_t j, std::int64_t stride, V v) {
     row[j * stride] = v;
-  }
-};
-
-/// Where one operand sits in the coalesced iteration space: strides over the outer dims and the innermost one.
-struct OperandGeometry {
-  std::int64_t outer[kMaxRank] = {};
-  std::int64_t inner = 0;
-  int outer_rank = 0;
-  SINTER_HD std::int64_t row_offset(const std::int64_t* idx) const {
-    std::int64_t o = 0;
-    for (int d = 0; d < outer_rank; ++d) o += idx[d] * outer[d];
-    return o;
   }
 };
 
@@ -215,42 +207,6 @@ struct MapPlan<Op, A, B, C> {
   SINTER_HD V value_of(const Cache<V>& c) const {
     return c.v;
   }
-};
-
-/// Dimension coalescing for any number of operands: drops size-1 dims and merges runs that are contiguous for all.
-struct IterationSpace {
-  Shape shape;                      // coalesced extents; never empty (a scalar is [1])
-  std::vector<OperandGeometry> ops;  // one per operand, in the order given
-
-  IterationSpace(const Shape& full, const std::vector<Shape>& strides) {
-    std::vector<Shape> st(strides.size());
-    for (int d = 0; d < full.size(); ++d) {
-      if (full[d] == 1) continue;
-      const int last = shape.size() - 1;
-      bool merge = last >= 0;
-      for (std::size_t k = 0; k < strides.size() && merge; ++k) merge = st[k][last] == strides[k][d] * full[d];
-      if (merge) {
-        shape[last] *= full[d];
-        for (std::size_t k = 0; k < strides.size(); ++k) st[k][last] = strides[k][d];
-      } else {
-        shape.push_back(full[d]);
-        for (std::size_t k = 0; k < strides.size(); ++k) st[k].push_back(strides[k][d]);
-      }
-    }
-    if (shape.empty()) {
-      shape.push_back(numel_of(full) == 0 ? 0 : 1);
-      for (auto& s : st) s.push_back(0);
-    }
-    const int r = shape.size();
-    ops.resize(strides.size());
-    for (std::size_t k = 0; k < strides.size(); ++k) {
-      ops[k].outer_rank = r - 1;
-      for (int d = 0; d < r - 1; ++d) ops[k].outer[d] = st[k][d];
-      ops[k].inner = st[k][r - 1];
-    }
-  }
-  std::int64_t numel() const { return numel_of(shape); }
-  std::int64_t row_length() const { return shape[shape.size() - 1]; }
 };
 
 }  // namespace sinter::expr

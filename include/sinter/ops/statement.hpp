@@ -109,25 +109,29 @@ void run_fused_backward(const E& e, const Shape& shape, const std::vector<const 
   cpu::backward<T>(space, plan, seed, b.slot_of_leaf(), dests);
 }
 
+/// "LeakyReluBackward" for an expression whose root op is leaky_relu; computed once per expression type.
 template <class E>
-std::string node_name(const char* suffix) {
-  std::string n = "copy";
-  if constexpr (requires(const E& x) { x.op(); }) n = std::remove_cvref_t<decltype(std::declval<const E&>().op())>::name;
-  std::string out;
-  bool up = true;  // "leaky_relu" -> "LeakyRelu", as PyTorch names its nodes
-  for (char c : n) {
-    if (c == '_') up = true;
-    else out += up ? static_cast<char>(c - 'a' + 'A') : c, up = false;
-  }
-  return out + suffix;
+const char* backward_name() {
+  static const std::string name = [] {
+    std::string n = "copy";
+    if constexpr (requires(const E& x) { x.op(); }) n = std::remove_cvref_t<decltype(std::declval<const E&>().op())>::name;
+    std::string out;
+    bool up = true;  // "leaky_relu" -> "LeakyRelu", as PyTorch names its nodes
+    for (char c : n) {
+      if (c == '_') up = true;
+      else out += up ? static_cast<char>(c - 'a' + 'A') : c, up = false;
+    }
+    return out + "Backward";
+  }();
+  return name.c_str();
 }
 
 /// The tape node of an element-wise statement: keeps the expression (its tensors by handle) and replays it.
 template <class T, class E>
 class ExprBackward final : public Node {
  public:
-  explicit ExprBackward(const E& e) : expr_(e), name_(node_name<E>("Backward")) {}
-  const char* name() const noexcept override { return name_.c_str(); }
+  explicit ExprBackward(const E& e) : expr_(e) {}
+  const char* name() const noexcept override { return backward_name<E>(); }
   void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) override {
     run_fused_backward<T>(
         *expr_, expr_->shape(), {&grad_out},
@@ -137,7 +141,6 @@ class ExprBackward final : public Node {
 
  private:
   std::optional<E> expr_;
-  std::string name_;
 };
 
 template <class T, class E>
