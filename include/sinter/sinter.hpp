@@ -13,3 +13,4 @@
 #include <sinter/ops/reduce.hpp>
 #include <sinter/ops/softmax.hpp>
 #include <sinter/ops/matmul.hpp>
+#include <sinter/ops/index.hpp>

@@ -86,6 +86,7 @@ TensorOf<T> arange(double end, Device device = kCPU) {
 /// Standard normal samples from this thread's generator (see manual_seed).
 template <class T = float>
 TensorOf<T> randn(const Shape& shape, Device device = kCPU) {
+  static_assert(is_element_v<T>, "sinter: randn draws float or double; use randint for int64");
   auto& g = default_generator();
   return detail::host_filled<T>(shape, device, [&](std::int64_t) { return g.normal(); });
 }
@@ -94,6 +95,17 @@ template <class T = float>
 TensorOf<T> rand(const Shape& shape, Device device = kCPU) {
   auto& g = default_generator();
   return detail::host_filled<T>(shape, device, [&](std::int64_t) { return g.uniform(); });
+}
+/// Integers drawn uniformly from [low, high) (torch::randint); int64 by default.
+template <class T = std::int64_t>
+TensorOf<T> randint(std::int64_t low, std::int64_t high, const Shape& shape, Device device = kCPU) {
+  SINTER_CHECK(low < high, "randint: expects low < high, got low=", low, " and high=", high);
+  auto& g = default_generator();
+  const double span = static_cast<double>(high - low);
+  return detail::host_filled<T>(shape, device, [&](std::int64_t) {
+    const auto v = low + static_cast<std::int64_t>(g.uniform() * span);
+    return v < high ? v : high - 1;
+  });
 }
 /// Uniform samples in [low, high).
 template <class T = float>

@@ -6,6 +6,7 @@
 #include <vector>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include <sinter/config.hpp>
 #include <sinter/core/counters.hpp>
@@ -77,19 +78,24 @@ void for_each_row(const IterationSpace& space, Row&& row) {
   }
 }
 
-template <class T>
-void copy_rows(T* dst, const T* src, const IterationSpace& space, bool add) {
+/// dst (+)= src row by row; S differs from D for dtype conversions (static_cast per element).
+template <class D, class S>
+void copy_rows(D* dst, const S* src, const IterationSpace& space, bool add) {
   const auto &gd = space.ops[0], &gs = space.ops[1];
   const std::int64_t len = space.row_length();
   for_each_row(space, [&](const std::int64_t* idx) {
-    T* d = dst + gd.row_offset(idx);
-    const T* s = src + gs.row_offset(idx);
-    if (!add && gd.inner == 1 && gs.inner == 1) {
-      std::memcpy(d, s, static_cast<std::size_t>(len) * sizeof(T));
-    } else if (add) {
-      for (std::int64_t j = 0; j < len; ++j) d[j * gd.inner] += s[j * gs.inner];
+    D* d = dst + gd.row_offset(idx);
+    const S* s = src + gs.row_offset(idx);
+    if constexpr (std::is_same_v<D, S>) {
+      if (!add && gd.inner == 1 && gs.inner == 1) {
+        std::memcpy(d, s, static_cast<std::size_t>(len) * sizeof(D));
+        return;
+      }
+    }
+    if (add) {
+      for (std::int64_t j = 0; j < len; ++j) d[j * gd.inner] += static_cast<D>(s[j * gs.inner]);
     } else {
-      for (std::int64_t j = 0; j < len; ++j) d[j * gd.inner] = s[j * gs.inner];
+      for (std::int64_t j = 0; j < len; ++j) d[j * gd.inner] = static_cast<D>(s[j * gs.inner]);
     }
   });
 }
@@ -118,10 +124,10 @@ inline void copy_into(const TensorImpl& dst, const TensorImpl& src, bool add = f
   }
   count_kernel(kCPU);
   const IterationSpace space(dst.shape, {dst.strides, broadcast_strides(src.shape, src.strides, dst.shape)});
-  if (dst.dtype == DType::Float32)
-    copy_rows(static_cast<float*>(dst.data()), static_cast<const float*>(src.data()), space, add);
-  else
-    copy_rows(static_cast<double*>(dst.data()), static_cast<const double*>(src.data()), space, add);
+  visit_dtype(dst.dtype, [&](auto d) {
+    using D = decltype(d);
+    copy_rows(static_cast<D*>(dst.data()), static_cast<const D*>(src.data()), space, add);
+  });
   dst.storage->bump_version();
 }
 
@@ -153,10 +159,40 @@ inline void fill(const TensorImpl& dst, double value) {
   }
   count_kernel(kCPU);
   const IterationSpace space(dst.shape, {dst.strides});
-  if (dst.dtype == DType::Float32)
-    fill_rows(static_cast<float*>(dst.data()), space, static_cast<float>(value));
-  else
-    fill_rows(static_cast<double*>(dst.data()), space, value);
+  visit_dtype(dst.dtype, [&](auto d) {
+    using D = decltype(d);
+    fill_rows(static_cast<D*>(dst.data()), space, static_cast<D>(value));
+  });
+  dst.storage->bump_version();
+}
+
+using DeviceConvertFn = void (*)(const TensorImpl& dst, const TensorImpl& src);
+inline DeviceConvertFn& cuda_convert_hook() noexcept {
+  static DeviceConvertFn fn = nullptr;
+  return fn;
+}
+
+/// dst = static_cast<dst type>(src), same shape, any strides and element types. One kernel.
+inline void convert_into(const TensorImpl& dst, const TensorImpl& src) {
+  SINTER_CHECK(dst.shape == src.shape, "to(): shapes differ (", dst.shape, " and ", src.shape, ")");
+  if (dst.dtype == src.dtype) return copy_into(dst, src, false);
+  if (!dst.device().is_cpu() || !src.device().is_cpu()) {
+    auto fn = cuda_convert_hook();
+    SINTER_CHECK(fn != nullptr, "converting a tensor on ", src.device(),
+                 " needs sinter's CUDA backend: include <sinter/cuda.hpp> in a file compiled with nvcc and link "
+                 "sinter::cuda");
+    fn(dst, src);
+    return;
+  }
+  count_kernel(kCPU);
+  const IterationSpace space(dst.shape, {dst.strides, src.strides});
+  visit_dtype(dst.dtype, [&](auto d) {
+    visit_dtype(src.dtype, [&](auto s) {
+      using D = decltype(d);
+      using S = decltype(s);
+      copy_rows(static_cast<D*>(dst.data()), static_cast<const S*>(src.data()), space, false);
+    });
+  });
   dst.storage->bump_version();
 }
 

@@ -68,6 +68,20 @@ class ViewBackward final : public Node {
   bool covers_input_;
 };
 
+/// Tape node of a float <-> double conversion: the gradient is converted back.
+class ConvertBackward final : public Node {
+ public:
+  const char* name() const noexcept override { return "ToCopyBackward"; }
+  void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) override {
+    auto& t = targets[0];
+    if (!t.buffer) return;
+    if (!t.accumulate) return convert_into(*t.buffer, grad_out);
+    auto tmp = TensorImpl::empty(t.buffer->shape, t.buffer->dtype, t.buffer->device());
+    convert_into(*tmp, grad_out);
+    copy_into(*t.buffer, *tmp, true);
+  }
+};
+
 /// Tape node of an identity copy (clone, contiguous, a device transfer): the gradient passes through.
 class CopyBackward final : public Node {
  public:
@@ -116,7 +130,7 @@ inline void require_defined(const TensorImpl* t, const char* op) {
 /// and expressions over it are fused. Example: `sinter::Tensor x = sinter::randn({2, 3}).requires_grad_();`
 template <class T>
 class TensorOf {
-  static_assert(is_element_v<T>, "sinter: TensorOf<T> holds float or double");
+  static_assert(is_storable_v<T>, "sinter: TensorOf<T> holds float, double or std::int64_t");
 
  public:
   using value_type = T;
@@ -311,6 +325,26 @@ class TensorOf {
   TensorOf clone() const { return copy_as("CloneBackward", device()); }
   /// The same tensor on `d` (this one if already there).
   TensorOf to(Device d) const { return d == device() ? *this : copy_as("ToCopyBackward", d); }
+  /// The same values as element type U (a copy, one kernel; this tensor when U is T). float <-> double keeps the
+  /// gradient flowing; int64 results are not differentiable.
+  template <class U>
+  TensorOf<U> to() const {
+    if constexpr (std::is_same_v<U, T>) {
+      return *this;
+    } else {
+      auto out = TensorImpl::empty(shape(), dtype_of<U>(), device());
+      detail::convert_into(*out, checked());
+      if constexpr (is_element_v<T> && is_element_v<U>) {
+        if (is_grad_enabled() && impl_->needs_grad()) {
+          auto node = std::make_shared<detail::ConvertBackward>();
+          node->inputs.push_back(impl_);
+          out->grad_fn = std::move(node);
+        }
+      }
+      return TensorOf<U>(std::move(out));
+    }
+  }
+
   /// Shares storage, cut from the graph: no gradient flows back through the result.
   TensorOf detach() const {
     auto v = std::make_shared<TensorImpl>(checked());
@@ -344,6 +378,8 @@ class TensorOf {
   /// Marks a leaf as requiring a gradient (returns *this so factories chain: randn({3}).requires_grad_()).
   TensorOf& requires_grad_(bool on = true) {
     auto& t = checked();
+    SINTER_CHECK(!on || is_element_v<T>, "requires_grad_(): only float and double tensors can require gradients; "
+                                         "this one holds ", dtype_name(dtype_of<T>()));
     SINTER_CHECK(!t.grad_fn || on, "requires_grad_(false): only leaf tensors can change requires_grad; use detach() "
                                    "to cut a non-leaf from the graph");
     if (!t.grad_fn) t.requires_grad = on;
@@ -439,7 +475,9 @@ class TensorOf {
     const bool sci = maxabs >= 1e8 || (minabs < 1e-4 && minabs > 0);
     auto fmt = [&](T v) {
       std::ostringstream e;
-      if (sci)
+      if constexpr (!is_element_v<T>)
+        e << v;
+      else if (sci)
         e << std::scientific << std::setprecision(4) << v;
       else
         e << std::fixed << std::setprecision(4) << v;
@@ -486,5 +524,7 @@ class TensorOf {
 
 /// The default tensor type, as in PyTorch: 32-bit floats.
 using Tensor = TensorOf<float>;
+/// Indices and class labels (PyTorch's kLong).
+using LongTensor = TensorOf<std::int64_t>;
 
 }  // namespace sinter

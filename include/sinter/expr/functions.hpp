@@ -68,6 +68,8 @@ template <class Op, class... X>
 auto make_map(Op op, const X&... xs) {
   using T = typename detail::common_element<X...>::type;
   static_assert(!std::is_void_v<T>, "sinter: an element-wise op needs at least one tensor or expression operand");
+  static_assert(std::is_void_v<T> || is_element_v<T>,
+                "sinter: element-wise expressions are over float or double; convert an int64 tensor with .to<float>()");
   return Map<Op, decltype(detail::as_node<T>(xs))...>(op, detail::as_node<T>(xs)...);
 }
 
