@@ -65,6 +65,28 @@ TensorOf<T> from_vector(const std::vector<T>& values, std::optional<Shape> shape
                " values do not fill shape ", s, " (", numel_of(s), " elements)");
   return detail::host_filled<T>(s, device, [&](std::int64_t i) { return values[static_cast<std::size_t>(i)]; });
 }
+/// A tensor over memory sinter does not own (torch::from_blob): no copy; the caller keeps `data` alive and unmoved
+/// while the tensor or any view of it exists. Strides are in elements; omitted means row-major.
+template <class T>
+TensorOf<T> from_blob(T* data, const Shape& shape, std::optional<Shape> strides = std::nullopt) {
+  SINTER_CHECK(data != nullptr || numel_of(shape) == 0, "from_blob: data is null for a shape of ", shape);
+  for (auto d : shape) SINTER_CHECK(d >= 0, "from_blob: negative dimension in shape ", shape);
+  const Shape st = strides ? *strides : contiguous_strides(shape);
+  SINTER_CHECK(st.size() == shape.size(), "from_blob: strides ", st, " do not match the rank of shape ", shape);
+  std::int64_t span = 1;  // elements from data to the furthest one addressed
+  for (int i = 0; i < shape.size(); ++i) {
+    SINTER_CHECK(st[i] >= 0, "from_blob: negative stride in ", st, "; pass a pointer to the first element in memory");
+    if (shape[i] > 0) span += (shape[i] - 1) * st[i];
+  }
+  if (numel_of(shape) == 0) span = 0;
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<void*>(data), static_cast<std::size_t>(span) * sizeof(T), kCPU,
+                                            nullptr);
+  impl->shape = shape;
+  impl->strides = st;
+  impl->dtype = dtype_of<T>();
+  return TensorOf<T>(std::move(impl));
+}
 /// A 0-d tensor holding one value.
 template <class T = float>
 TensorOf<T> scalar_tensor(T value, Device device = kCPU) {
