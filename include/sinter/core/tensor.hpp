@@ -399,7 +399,7 @@ class TensorOf {
     return t.grad ? TensorOf(t.grad) : TensorOf();
   }
   /// Drops the accumulated gradient (PyTorch's set_to_none), so the next backward writes it in its own kernel.
-  void zero_grad() { checked().grad.reset(); }
+  void zero_grad() const { checked().grad.reset(); }
   /// Backpropagates from a scalar (implicit gradient 1).
   void backward(bool retain_graph = false) const { detail::run_backward(impl_, nullptr, retain_graph); }
   /// Backpropagates `grad` (same shape as this tensor).
