@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+// sinter and libtorch side by side in one process on issue 3's element-wise benchmark:
+// y = sigmoid(a*x + b) * tanh(x) forward (16 B/element), and forward then backward into the three existing
+// gradients of x, a and b (56 B/element), plus the per-statement cost on 16 elements.
+// Usage: eltwise_vs_libtorch [threads]   (run by bench/compare/run.sh under both malloc settings)
+#include <cstdlib>
+#include <string>
+
+#include <torch/torch.h>
+
+#include <sinter/sinter.hpp>
+
+#include "timing.hpp"
+
+namespace st = sinter;
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  st::set_num_threads(threads);
+  torch::set_num_threads(threads);
+  const std::string t = ".t" + std::to_string(threads);
+  for (std::int64_t n : {std::int64_t{1} << 20, std::int64_t{1} << 24}) {
+    const std::string sz = n == (1 << 20) ? "1M" : "16M";
+    st::manual_seed(1);
+    st::Tensor x = st::randn({n}), a = st::randn({n}), b = st::randn({n}), gy = st::randn({n});
+    torch::NoGradGuard none;
+    auto tx = torch::from_blob(x.data(), {n}).clone(), ta = torch::from_blob(a.data(), {n}).clone();
+    auto tb = torch::from_blob(b.data(), {n}).clone(), tgy = torch::from_blob(gy.data(), {n}).clone();
+
+    st::Tensor y;
+    const double s_fwd = bench::median_seconds([&] { y = st::sigmoid(a * x + b) * st::tanh(x); });
+    const double t_fwd = bench::median_seconds([&] { auto ty = torch::sigmoid(ta * tx + tb) * torch::tanh(tx); });
+
+    x.requires_grad_();
+    a.requires_grad_();
+    b.requires_grad_();
+    const double s_fb = bench::median_seconds([&] {
+      st::Tensor yy = st::sigmoid(a * x + b) * st::tanh(x);
+      yy.backward(gy);
+    });
+    tx.requires_grad_(true);
+    ta.requires_grad_(true);
+    tb.requires_grad_(true);
+    double t_fb = 0;
+    {
+      torch::AutoGradMode on(true);
+      t_fb = bench::median_seconds([&] {
+        auto ty = torch::sigmoid(ta * tx + tb) * torch::tanh(tx);
+        ty.backward(tgy);
+      });
+    }
+    const double gb = 1e-9 * static_cast<double>(n);
+    bench::result(("eltwise.sinter.fwd." + sz + t).c_str(), s_fwd * 1e3, "ms");
+    bench::result(("eltwise.torch.fwd." + sz + t).c_str(), t_fwd * 1e3, "ms");
+    bench::result(("eltwise.sinter.fwdbwd." + sz + t).c_str(), s_fb * 1e3, "ms");
+    bench::result(("eltwise.torch.fwdbwd." + sz + t).c_str(), t_fb * 1e3, "ms");
+    bench::result(("eltwise.sinter.fwd_GBps." + sz + t).c_str(), 16 * gb / s_fwd, "GB/s");
+    bench::result(("eltwise.sinter.fwdbwd_GBps." + sz + t).c_str(), 56 * gb / s_fb, "GB/s");
+    bench::result(("eltwise.ratio_torch_over_sinter.fwd." + sz + t).c_str(), t_fwd / s_fwd, "x");
+    bench::result(("eltwise.ratio_torch_over_sinter.fwdbwd." + sz + t).c_str(), t_fb / s_fb, "x");
+  }
+  {  // per-statement overhead on 16 elements, forward only
+    st::Tensor x = st::randn({16}), a = st::randn({16}), b = st::randn({16}), y;
+    torch::NoGradGuard none;
+    auto tx = torch::randn({16}), ta = torch::randn({16}), tb = torch::randn({16});
+    const double s = bench::median_seconds([&] { y = st::sigmoid(a * x + b) * st::tanh(x); });
+    const double tt = bench::median_seconds([&] { auto ty = torch::sigmoid(ta * tx + tb) * torch::tanh(tx); });
+    bench::result(("eltwise.sinter.statement16" + t).c_str(), s * 1e9, "ns");
+    bench::result(("eltwise.torch.statement16" + t).c_str(), tt * 1e9, "ns");
+    bench::result(("eltwise.ratio_torch_over_sinter.statement16" + t).c_str(), tt / s, "x");
+  }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Builds the side-by-side comparisons against libtorch and runs them with glibc's default malloc and with freed
+# memory reused (the GLIBC_TUNABLES setting of ../shared/perf/ANCHORS.md). Prints RESULT lines.
+# Usage: bash bench/compare/run.sh [threads]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash scripts/deps.sh test
+dpkg-query -W libbenchmark-dev >/dev/null 2>&1 || { sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo apt-get install -y -qq libbenchmark-dev; }
+threads=${1:-2}
+cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DSINTER_BUILD_BENCH=ON -DSINTER_BUILD_TESTS=OFF \
+  -DSINTER_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build/bench -j"$(nproc)" --target eltwise_vs_libtorch
+echo "# $(date -u +%F) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), threads=$threads"
+echo "# glibc default malloc"
+./build/bench/bench/eltwise_vs_libtorch "$threads" | sed 's/^RESULT eltwise\.torch\./RESULT eltwise.torch_default./; s/ratio_torch_over/ratio_torch_default_over/'
+echo "# freed memory reused (GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736)"
+GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
+  ./build/bench/bench/eltwise_vs_libtorch "$threads" | sed 's/^RESULT eltwise\.torch\./RESULT eltwise.torch_cachedmalloc./; s/ratio_torch_over/ratio_torch_cachedmalloc_over/'
