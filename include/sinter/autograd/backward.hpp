@@ -23,7 +23,8 @@ inline std::vector<std::shared_ptr<Node>> topological_order(const std::shared_pt
   while (!stack.empty()) {
     auto& [n, k] = stack.back();
     if (k < n->inputs.size()) {
-      std::shared_ptr<Node> next = n->inputs[k++]->grad_fn;
+      const auto& in = n->inputs[k++];
+      std::shared_ptr<Node> next = in ? in->grad_fn : nullptr;
       if (next && seen.insert(next.get()).second) stack.emplace_back(std::move(next), 0);
     } else {
       post.push_back(n);
@@ -88,6 +89,7 @@ inline void run_backward(const std::shared_ptr<TensorImpl>& root, const std::sha
                  " has already freed its saved tensors); pass retain_graph=true to the first backward() call");
     std::vector<GradTarget> targets(node->inputs.size());
     for (std::size_t k = 0; k < node->inputs.size(); ++k) {
+      if (!node->inputs[k]) continue;  // an optional input that was not given (a layer without weight)
       TensorImpl& in = *node->inputs[k];
       if (in.grad_fn) {
         auto& buf = incoming[in.grad_fn.get()];

@@ -67,7 +67,7 @@ class Node {
   /// Drops saved tensors after a backward without retain_graph; a later apply() is an error.
   virtual void release_saved() {}
 
-  std::vector<std::shared_ptr<TensorImpl>> inputs;  // autograd edges, deduplicated
+  std::vector<std::shared_ptr<TensorImpl>> inputs;  // autograd edges; null for an optional input not given
   bool released = false;
 };
 

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+// conv2d as im2col + one GEMM per group over the whole batch (M = out channels, N = batch x output pixels), so the
+// GEMM is large even for small images. Backward: one GEMM for the weight gradient, one for the column gradient,
+// col2im for the input gradient. NCHW layout, like PyTorch.
+#pragma once
+
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <sinter/backend/cpu/gemm.hpp>
+#include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/ops/statement.hpp>
+
+namespace sinter::nn::functional {
+
+/// Geometry of one 2-D convolution.
+struct Conv2dGeometry {
+  std::int64_t N, C, H, W, OC, KH, KW, OH, OW;
+  std::int64_t sh, sw, ph, pw, dh, dw, groups;
+  std::int64_t Cg() const { return C / groups; }
+  std::int64_t OCg() const { return OC / groups; }
+  std::int64_t Kg() const { return Cg() * KH * KW; }  // rows of the column matrix per group
+  std::int64_t P() const { return N * OH * OW; }       // columns of the column matrix
+};
+
+namespace detail {
+
+using sinter::detail::count_kernel;
+
+/// cols[(c*KH + kh)*KW + kw, (n*OH + oh)*OW + ow] = x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (0 outside).
+template <class T>
+void im2col(const T* x, T* cols, const Conv2dGeometry& g) {
+  count_kernel(kCPU);
+  const std::int64_t rows = g.C * g.KH * g.KW, P = g.P();
+  cpu::parallel(cpu::threads_for(rows * P), [&](int tid, int nth) {
+    for (std::int64_t r = rows * tid / nth; r < rows * (tid + 1) / nth; ++r) {
+      const std::int64_t c = r / (g.KH * g.KW), kh = (r / g.KW) % g.KH, kw = r % g.KW;
+      T* out = cols + r * P;
+      for (std::int64_t n = 0; n < g.N; ++n) {
+        const T* plane = x + (n * g.C + c) * g.H * g.W;
+        for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+          const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+          T* o = out + (n * g.OH + oh) * g.OW;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(o, o + g.OW, T(0));
+            continue;
+          }
+          const T* src = plane + ih * g.W;
+          for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+            const std::int64_t iw = ow * g.sw - g.pw + kw * g.dw;
+            o[ow] = (iw >= 0 && iw < g.W) ? src[iw] : T(0);
+          }
+        }
+      }
+    }
+  });
+}
+
+/// dx[n, c, ih, iw] += dcols[...] (the adjoint of im2col); zeroes dx first unless accumulating. One thread owns a
+/// channel, so no two threads write the same element.
+template <class T>
+void col2im(const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
+  count_kernel(kCPU);
+  const std::int64_t P = g.P();
+  cpu::parallel(cpu::threads_for(g.C * g.KH * g.KW * P), [&](int tid, int nth) {
+    for (std::int64_t c = g.C * tid / nth; c < g.C * (tid + 1) / nth; ++c) {
+      if (!accumulate)
+        for (std::int64_t n = 0; n < g.N; ++n) std::fill_n(dx + (n * g.C + c) * g.H * g.W, g.H * g.W, T(0));
+      for (std::int64_t kh = 0; kh < g.KH; ++kh)
+        for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+          const T* in = dcols + ((c * g.KH + kh) * g.KW + kw) * P;
+          for (std::int64_t n = 0; n < g.N; ++n) {
+            T* plane = dx + (n * g.C + c) * g.H * g.W;
+            for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+              const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+              if (ih < 0 || ih >= g.H) continue;
+              const T* s = in + (n * g.OH + oh) * g.OW;
+              T* d = plane + ih * g.W;
+              for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+                const std::int64_t iw = ow * g.sw - g.pw + kw * g.dw;
+                if (iw >= 0 && iw < g.W) d[iw] += s[ow];
+              }
+            }
+          }
+        }
+    }
+  });
+}
+
+/// out[n, oc, p] = y[oc, n*OHW + p] + bias[oc]: GEMM layout to NCHW, bias fused in.
+template <class T>
+void gemm_to_nchw(const T* y, const T* bias, T* out, const Conv2dGeometry& g) {
+  count_kernel(kCPU);
+  const std::int64_t ohw = g.OH * g.OW, P = g.P();
+  cpu::parallel(cpu::threads_for(g.N * g.OC * ohw), [&](int tid, int nth) {
+    const std::int64_t planes = g.N * g.OC;
+    for (std::int64_t q = planes * tid / nth; q < planes * (tid + 1) / nth; ++q) {
+      const std::int64_t n = q / g.OC, oc = q % g.OC;
+      const T b = bias ? bias[oc] : T(0);
+      const T* s = y + oc * P + n * ohw;
+      T* d = out + q * ohw;
+      for (std::int64_t p = 0; p < ohw; ++p) d[p] = s[p] + b;
+    }
+  });
+}
+
+/// gt[oc, n*OHW + p] = g[n, oc, p]: the output gradient in GEMM layout.
+template <class T>
+void nchw_to_gemm(const T* gout, T* gt, const Conv2dGeometry& g) {
+  count_kernel(kCPU);
+  const std::int64_t ohw = g.OH * g.OW, P = g.P(), planes = g.N * g.OC;
+  cpu::parallel(cpu::threads_for(planes * ohw), [&](int tid, int nth) {
+    for (std::int64_t q = planes * tid / nth; q < planes * (tid + 1) / nth; ++q) {
+      const std::int64_t n = q / g.OC, oc = q % g.OC;
+      std::memcpy(gt + oc * P + n * ohw, gout + q * ohw, static_cast<std::size_t>(ohw) * sizeof(T));
+    }
+  });
+}
+
+template <class T>
+class Conv2dBackward final : public Node {
+ public:
+  Conv2dBackward(Conv2dGeometry g, std::shared_ptr<TensorImpl> cols, std::shared_ptr<TensorImpl> w)
+      : g_(g), cols_(std::move(cols)), w_(std::move(w)) {}
+  const char* name() const noexcept override { return "ConvolutionBackward"; }
+  void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
+    const auto& g = g_;
+    const std::int64_t P = g.P(), Kg = g.Kg(), OCg = g.OCg();
+    std::vector<T> gt(static_cast<std::size_t>(g.OC * P));
+    nchw_to_gemm<T>(static_cast<const T*>(gout.data()), gt.data(), g);
+    const T* cols = static_cast<const T*>(cols_->data());
+    const T* w = static_cast<const T*>(w_->data());
+    if (auto& tw = targets[1]; tw.buffer) {  // dW_g = gt_g . cols_g^T
+      T* dw = static_cast<T*>(tw.buffer->data());
+      for (std::int64_t gr = 0; gr < g.groups; ++gr)
+        cpu::gemm<T>(OCg, Kg, P, gt.data() + gr * OCg * P, P, 1, cols + gr * Kg * P, 1, P, dw + gr * OCg * Kg, Kg,
+                     tw.accumulate);
+    }
+    if (targets.size() > 2 && targets[2].buffer) {  // db = row sums of gt
+      count_kernel(kCPU);
+      T* db = static_cast<T*>(targets[2].buffer->data());
+      for (std::int64_t oc = 0; oc < g.OC; ++oc) {
+        T s = 0;
+        const T* row = gt.data() + oc * P;
+        for (std::int64_t p = 0; p < P; ++p) s += row[p];
+        db[oc] = targets[2].accumulate ? db[oc] + s : s;
+      }
+    }
+    if (auto& tx = targets[0]; tx.buffer) {  // dcols_g = W_g^T . gt_g, then col2im
+      std::vector<T> dcols(static_cast<std::size_t>(g.C * g.KH * g.KW * P));
+      for (std::int64_t gr = 0; gr < g.groups; ++gr)
+        cpu::gemm<T>(Kg, P, OCg, w + gr * OCg * Kg, 1, Kg, gt.data() + gr * OCg * P, P, 1, dcols.data() + gr * Kg * P,
+                     P, false);
+      col2im<T>(dcols.data(), static_cast<T*>(tx.buffer->data()), g, tx.accumulate);
+    }
+  }
+  void release_saved() override {
+    cols_.reset();
+    w_.reset();
+  }
+
+ private:
+  Conv2dGeometry g_;
+  std::shared_ptr<TensorImpl> cols_, w_;
+};
+
+}  // namespace detail
+
+/// 2-D convolution over NCHW input (torch::nn::functional::conv2d). weight: [out, in/groups, kh, kw]; bias: [out]
+/// or undefined. A 3-D input [C, H, W] is treated as a batch of one.
+template <class T>
+TensorOf<T> conv2d(const TensorOf<T>& input, const TensorOf<T>& weight, const TensorOf<T>& bias = {},
+                   std::array<std::int64_t, 2> stride = {1, 1}, std::array<std::int64_t, 2> padding = {0, 0},
+                   std::array<std::int64_t, 2> dilation = {1, 1}, std::int64_t groups = 1) {
+  sinter::detail::require_defined(input.impl().get(), "conv2d");
+  sinter::detail::require_defined(weight.impl().get(), "conv2d");
+  SINTER_CHECK(input.device().is_cpu() && weight.device().is_cpu(), "conv2d: this translation unit has no kernels for ",
+               input.device(), "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  if (input.dim() == 3) return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
+  SINTER_CHECK(input.dim() == 4, "conv2d: expected a 3-D or 4-D input (NCHW), but got shape ", input.shape());
+  SINTER_CHECK(weight.dim() == 4, "conv2d: expected a 4-D weight [out_channels, in_channels/groups, kH, kW], got ",
+               weight.shape());
+  SINTER_CHECK(groups >= 1 && input.size(1) % groups == 0 && weight.size(0) % groups == 0,
+               "conv2d: groups=", groups, " must divide both in_channels (", input.size(1), ") and out_channels (",
+               weight.size(0), ")");
+  SINTER_CHECK(weight.size(1) * groups == input.size(1), "conv2d: expected input ", input.shape(), " to have ",
+               weight.size(1) * groups, " channels, but got ", input.size(1),
+               " channels instead (weight of shape ", weight.shape(), ", groups=", groups, ")");
+  for (int i = 0; i < 2; ++i) {
+    SINTER_CHECK(stride[i] >= 1, "conv2d: stride must be positive, got ", stride[i]);
+    SINTER_CHECK(padding[i] >= 0, "conv2d: padding must be non-negative, got ", padding[i]);
+    SINTER_CHECK(dilation[i] >= 1, "conv2d: dilation must be positive, got ", dilation[i]);
+  }
+  Conv2dGeometry g{};
+  g.N = input.size(0), g.C = input.size(1), g.H = input.size(2), g.W = input.size(3);
+  g.OC = weight.size(0), g.KH = weight.size(2), g.KW = weight.size(3);
+  g.sh = stride[0], g.sw = stride[1], g.ph = padding[0], g.pw = padding[1], g.dh = dilation[0], g.dw = dilation[1];
+  g.groups = groups;
+  g.OH = (g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1) / g.sh + 1;
+  g.OW = (g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1) / g.sw + 1;
+  SINTER_CHECK(g.OH > 0 && g.OW > 0, "conv2d: the kernel (", g.KH, "x", g.KW, ", dilation ", g.dh, "x", g.dw,
+               ") is larger than the padded input (", g.H + 2 * g.ph, "x", g.W + 2 * g.pw, ")");
+  if (bias.defined())
+    SINTER_CHECK(bias.dim() == 1 && bias.size(0) == g.OC, "conv2d: bias must have shape [", g.OC, "], got ",
+                 bias.shape());
+
+  const TensorOf<T> x = input.contiguous(), w = weight.contiguous();
+  const TensorOf<T> b = bias.defined() ? bias.contiguous() : TensorOf<T>();
+  const std::int64_t P = g.P(), Kg = g.Kg(), OCg = g.OCg();
+  auto cols = TensorImpl::empty({g.C * g.KH * g.KW, P}, dtype_of<T>(), kCPU);
+  detail::im2col<T>(x.data(), static_cast<T*>(cols->data()), g);
+  std::vector<T> y(static_cast<std::size_t>(g.OC * P));
+  for (std::int64_t gr = 0; gr < groups; ++gr)
+    cpu::gemm<T>(OCg, P, Kg, w.data() + gr * OCg * Kg, Kg, 1, static_cast<const T*>(cols->data()) + gr * Kg * P, P, 1,
+                 y.data() + gr * OCg * P, P, false);
+  auto out = TensorImpl::empty({g.N, g.OC, g.OH, g.OW}, dtype_of<T>(), kCPU);
+  detail::gemm_to_nchw<T>(y.data(), b.defined() ? b.data() : nullptr, static_cast<T*>(out->data()), g);
+  const bool grad = is_grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+  if (grad) {
+    auto node = std::make_shared<detail::Conv2dBackward<T>>(g, cols, w.impl());
+    node->inputs = {x.impl(), w.impl()};
+    if (b.defined()) node->inputs.push_back(b.impl());
+    out->grad_fn = std::move(node);
+  }
+  return TensorOf<T>(std::move(out));
+}
+
+}  // namespace sinter::nn::functional

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: Apache-2.0
+// Losses with PyTorch's names and reductions. cross_entropy and nll_loss over class indices are dedicated kernels
+// (one forward pass over the logits, one backward pass); the others are fused expressions and reductions.
+#pragma once
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/ops/reduce.hpp>
+#include <sinter/ops/softmax.hpp>
+#include <sinter/ops/statement.hpp>
+
+namespace sinter::nn {
+
+/// How a loss combines per-sample values (torch::kNone, kMean, kSum).
+enum class Reduction { None, Mean, Sum };
+
+namespace functional {
+
+/// Options of cross_entropy, with chainable setters like libtorch's CrossEntropyFuncOptions.
+struct CrossEntropyOptions {
+  Reduction reduction_ = Reduction::Mean;
+  std::int64_t ignore_index_ = -100;
+  double label_smoothing_ = 0.0;
+  CrossEntropyOptions& reduction(Reduction r) { reduction_ = r; return *this; }
+  CrossEntropyOptions& ignore_index(std::int64_t i) { ignore_index_ = i; return *this; }
+  CrossEntropyOptions& label_smoothing(double s) { label_smoothing_ = s; return *this; }
+};
+
+namespace detail {
+
+using sinter::detail::count_kernel;
+
+/// Per-row class loss from logits (cross-entropy: log-softmax inside) or from log-probabilities (nll).
+template <class T>
+class ClassLossBackward final : public Node {
+ public:
+  ClassLossBackward(std::shared_ptr<TensorImpl> x, std::vector<std::int64_t> target, std::vector<T> lse,
+                    std::int64_t C, double smoothing, std::int64_t ignore, Reduction red, double count, bool logits)
+      : x_(std::move(x)), target_(std::move(target)), lse_(std::move(lse)), C_(C), eps_(smoothing), ignore_(ignore),
+        red_(red), count_(count), logits_(logits) {}
+  const char* name() const noexcept override { return logits_ ? "CrossEntropyLossBackward" : "NllLossBackward"; }
+  void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
+    auto& t = targets[0];
+    if (!t.buffer) return;
+    count_kernel(kCPU);
+    const T* x = static_cast<const T*>(x_->data());
+    const T* g = static_cast<const T*>(gout.data());
+    T* dx = static_cast<T*>(t.buffer->data());
+    const std::int64_t rows = static_cast<std::int64_t>(target_.size()), C = C_;
+    const T on = static_cast<T>(1 - eps_), off = static_cast<T>(eps_ / static_cast<double>(C));
+    const bool acc = t.accumulate;
+    cpu::parallel(cpu::threads_for(rows * C), [&](int tid, int nth) {
+      for (std::int64_t i = rows * tid / nth; i < rows * (tid + 1) / nth; ++i) {
+        const std::int64_t k = target_[static_cast<std::size_t>(i)];
+        T* d = dx + i * C;
+        const T* xr = x + i * C;
+        T gi = red_ == Reduction::None ? g[i] : g[0];
+        if (red_ == Reduction::Mean) gi /= static_cast<T>(count_);
+        if (k == ignore_) gi = 0;
+        for (std::int64_t j = 0; j < C; ++j) {
+          T v;
+          if (logits_) v = gi * (std::exp(xr[j] - lse_[static_cast<std::size_t>(i)]) - off - (j == k ? on : T(0)));
+          else v = j == k ? -gi : T(0);
+          d[j] = acc ? d[j] + v : v;
+        }
+      }
+    });
+  }
+  void release_saved() override {
+    x_.reset();
+    target_ = {};
+    lse_ = {};
+  }
+
+ private:
+  std::shared_ptr<TensorImpl> x_;
+  std::vector<std::int64_t> target_;
+  std::vector<T> lse_;
+  std::int64_t C_;
+  double eps_;
+  std::int64_t ignore_;
+  Reduction red_;
+  double count_;
+  bool logits_;
+};
+
+template <class T>
+TensorOf<T> class_loss(const TensorOf<T>& input, const TensorOf<std::int64_t>& target, const CrossEntropyOptions& o,
+                       bool logits, const char* op) {
+  sinter::detail::require_defined(input.impl().get(), op);
+  sinter::detail::require_defined(target.impl().get(), op);
+  SINTER_CHECK(input.device().is_cpu(), op, ": this translation unit has no kernels for ", input.device(),
+               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  if (input.dim() == 1) {  // one sample: [C] and a 0-d target
+    SINTER_CHECK(target.dim() == 0, op, ": for an input of shape ", input.shape(), " the target must be 0-d, got ",
+                 target.shape());
+    auto r = class_loss(input.unsqueeze(0), target.reshape({1}), o, logits, op);
+    return o.reduction_ == Reduction::None ? r.squeeze(0) : r;
+  }
+  SINTER_CHECK(input.dim() == 2, op, ": expected an input of shape [N, C] or [C], got ", input.shape(),
+               " (for more dims, move the class dim last and flatten)");
+  SINTER_CHECK(target.dim() == 1 && target.size(0) == input.size(0), op, ": expected a target of shape [",
+               input.size(0), "] (one class index per row of the input ", input.shape(), "), got ", target.shape());
+  SINTER_CHECK(o.label_smoothing_ >= 0 && o.label_smoothing_ <= 1, op,
+               ": label_smoothing must be between 0.0 and 1.0, got ", o.label_smoothing_);
+  const TensorOf<T> x = input.contiguous();
+  const std::int64_t N = x.size(0), C = x.size(1);
+  const std::vector<std::int64_t> t = target.to_vector();
+  double count = 0;
+  for (std::int64_t i = 0; i < N; ++i) {
+    const auto k = t[static_cast<std::size_t>(i)];
+    if (k == o.ignore_index_) continue;
+    SINTER_CHECK(k >= 0 && k < C, op, ": target ", k, " at row ", i, " is out of bounds for ", C,
+                 " classes (valid: 0 to ", C - 1, ", or ignore_index ", o.ignore_index_, ")");
+    count += 1;
+  }
+  std::vector<T> lse(static_cast<std::size_t>(N)), loss(static_cast<std::size_t>(N));
+  const T* xp = x.data();
+  const T on = static_cast<T>(1 - o.label_smoothing_), off = static_cast<T>(o.label_smoothing_ / static_cast<double>(C));
+  count_kernel(kCPU);
+  cpu::parallel(cpu::threads_for(N * C), [&](int tid, int nth) {
+    for (std::int64_t i = N * tid / nth; i < N * (tid + 1) / nth; ++i) {
+      const T* r = xp + i * C;
+      const auto k = t[static_cast<std::size_t>(i)];
+      if (k == o.ignore_index_) {
+        loss[static_cast<std::size_t>(i)] = 0;
+        continue;
+      }
+      if (!logits) {
+        loss[static_cast<std::size_t>(i)] = -r[k];
+        continue;
+      }
+      T m = -std::numeric_limits<T>::infinity(), total = 0;
+      for (std::int64_t j = 0; j < C; ++j) {
+        m = std::max(m, r[j]);
+        total += r[j];
+      }
+      T s = 0;
+      for (std::int64_t j = 0; j < C; ++j) s += std::exp(r[j] - m);
+      const T l = m + std::log(s);
+      lse[static_cast<std::size_t>(i)] = l;
+      loss[static_cast<std::size_t>(i)] = l - on * r[k] - off * total;
+    }
+  });
+  std::shared_ptr<TensorImpl> out;
+  if (o.reduction_ == Reduction::None) {
+    out = TensorImpl::empty({N}, dtype_of<T>(), kCPU);
+    std::copy(loss.begin(), loss.end(), static_cast<T*>(out->data()));
+  } else {
+    double s = 0;
+    for (auto v : loss) s += v;
+    if (o.reduction_ == Reduction::Mean) s = count > 0 ? s / count : std::numeric_limits<double>::quiet_NaN();
+    out = TensorImpl::empty({}, dtype_of<T>(), kCPU);
+    *static_cast<T*>(out->data()) = static_cast<T>(s);
+  }
+  if (is_grad_enabled() && x.requires_grad()) {
+    auto node = std::make_shared<ClassLossBackward<T>>(x.impl(), t, std::move(lse), C, logits ? o.label_smoothing_ : 0,
+                                                       o.ignore_index_, o.reduction_, count, logits);
+    node->inputs.push_back(x.impl());
+    out->grad_fn = std::move(node);
+  }
+  return TensorOf<T>(std::move(out));
+}
+
+template <class T, class E>
+TensorOf<T> reduce_loss(const E& per_element, Reduction r) {
+  if (r == Reduction::Mean) return mean(per_element);
+  if (r == Reduction::Sum) return sum(per_element);
+  return TensorOf<T>(per_element);
+}
+
+template <class A, class B>
+void same_shape(const A& a, const B& b, const char* op) {
+  SINTER_CHECK(a.shape() == b.shape(), op, ": the target's shape ", b.shape(), " differs from the input's ", a.shape(),
+               "; they must match (sinter does not broadcast loss targets)");
+}
+
+}  // namespace detail
+
+/// Cross-entropy from logits [N, C] and class indices [N] (torch::nn::functional::cross_entropy), with
+/// ignore_index, label_smoothing and reduction. One forward kernel over the logits, one backward kernel.
+template <class T>
+TensorOf<T> cross_entropy(const TensorOf<T>& input, const TensorOf<std::int64_t>& target,
+                          const CrossEntropyOptions& options = {}) {
+  return detail::class_loss(input, target, options, true, "cross_entropy");
+}
+
+/// Cross-entropy from logits [N, C] and class probabilities [N, C] (soft labels).
+template <class T>
+TensorOf<T> cross_entropy(const TensorOf<T>& input, const TensorOf<T>& target_probs,
+                          const CrossEntropyOptions& options = {}) {
+  SINTER_CHECK(input.dim() == 2, "cross_entropy: expected logits of shape [N, C], got ", input.shape());
+  detail::same_shape(input, target_probs, "cross_entropy");
+  const double e = options.label_smoothing_;
+  const T C = static_cast<T>(input.size(1));
+  const TensorOf<T> lp = log_softmax(input, 1);
+  const TensorOf<T> per_row = -sum(lp * (target_probs * static_cast<T>(1 - e) + static_cast<T>(e) / C), {1});
+  return detail::reduce_loss<T>(per_row, options.reduction_);
+}
+
+/// Negative log-likelihood from log-probabilities [N, C] and class indices [N].
+template <class T>
+TensorOf<T> nll_loss(const TensorOf<T>& input, const TensorOf<std::int64_t>& target, Reduction reduction = Reduction::Mean,
+                     std::int64_t ignore_index = -100) {
+  return detail::class_loss(input, target, CrossEntropyOptions().reduction(reduction).ignore_index(ignore_index), false,
+                            "nll_loss");
+}
+
+/// Mean squared error.
+template <class T>
+TensorOf<T> mse_loss(const TensorOf<T>& input, const TensorOf<T>& target, Reduction reduction = Reduction::Mean) {
+  detail::same_shape(input, target, "mse_loss");
+  return detail::reduce_loss<T>((input - target) * (input - target), reduction);
+}
+
+/// Mean absolute error.
+template <class T>
+TensorOf<T> l1_loss(const TensorOf<T>& input, const TensorOf<T>& target, Reduction reduction = Reduction::Mean) {
+  detail::same_shape(input, target, "l1_loss");
+  return detail::reduce_loss<T>(abs(input - target), reduction);
+}
+
+/// Huber-style loss: 0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere.
+template <class T>
+TensorOf<T> smooth_l1_loss(const TensorOf<T>& input, const TensorOf<T>& target, Reduction reduction = Reduction::Mean,
+                           double beta = 1.0) {
+  detail::same_shape(input, target, "smooth_l1_loss");
+  SINTER_CHECK(beta >= 0, "smooth_l1_loss: beta must be non-negative, got ", beta);
+  if (beta == 0) return l1_loss(input, target, reduction);
+  const T b = static_cast<T>(beta);
+  const auto d = abs(input - target);
+  return detail::reduce_loss<T>(where(d < b, d * d * (T(0.5) / b), d - T(0.5) * b), reduction);
+}
+
+/// Binary cross-entropy on logits, computed stably: max(x, 0) - x y + log(1 + exp(-|x|)).
+template <class T>
+TensorOf<T> binary_cross_entropy_with_logits(const TensorOf<T>& input, const TensorOf<T>& target,
+                                             Reduction reduction = Reduction::Mean) {
+  detail::same_shape(input, target, "binary_cross_entropy_with_logits");
+  return detail::reduce_loss<T>(relu(input) - input * target + log1p(exp(-abs(input))), reduction);
+}
+
+}  // namespace functional
+}  // namespace sinter::nn

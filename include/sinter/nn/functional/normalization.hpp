@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+// batch_norm (one kernel each way in training: statistics, normalisation and the running-stat update happen per
+// channel in one pass over the data it owns) and layer_norm (composed from fused reductions and expressions).
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/ops/reduce.hpp>
+#include <sinter/ops/statement.hpp>
+
+namespace sinter::nn::functional {
+namespace detail {
+
+using sinter::detail::count_kernel;
+
+/// [N, C, S] view of an input with channels in dim 1.
+struct ChannelLayout {
+  std::int64_t N, C, S;
+  std::int64_t count() const { return N * S; }
+  template <class F>
+  void for_channels(F&& f) const {
+    cpu::parallel(cpu::threads_for(N * C * S), [&](int tid, int nth) {
+      for (std::int64_t c = C * tid / nth; c < C * (tid + 1) / nth; ++c) f(c);
+    });
+  }
+};
+
+template <class T>
+class BatchNormBackward final : public Node {
+ public:
+  BatchNormBackward(ChannelLayout L, std::shared_ptr<TensorImpl> x, std::shared_ptr<TensorImpl> w,
+                    std::vector<T> mean, std::vector<T> invstd)
+      : L_(L), x_(std::move(x)), w_(std::move(w)), mean_(std::move(mean)), invstd_(std::move(invstd)) {}
+  const char* name() const noexcept override { return "NativeBatchNormBackward"; }
+  void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
+    count_kernel(kCPU);
+    const T* g = static_cast<const T*>(gout.data());
+    const T* x = static_cast<const T*>(x_->data());
+    const T* w = w_ ? static_cast<const T*>(w_->data()) : nullptr;
+    T* dx = targets[0].buffer ? static_cast<T*>(targets[0].buffer->data()) : nullptr;
+    T* dw = targets.size() > 1 && targets[1].buffer ? static_cast<T*>(targets[1].buffer->data()) : nullptr;
+    T* db = targets.size() > 2 && targets[2].buffer ? static_cast<T*>(targets[2].buffer->data()) : nullptr;
+    const ChannelLayout L = L_;
+    const T M = static_cast<T>(L.count());
+    L.for_channels([&](std::int64_t c) {
+      const T mu = mean_[static_cast<std::size_t>(c)], is = invstd_[static_cast<std::size_t>(c)];
+      T sg = 0, sgx = 0;
+      for (std::int64_t n = 0; n < L.N; ++n) {
+        const T* gp = g + (n * L.C + c) * L.S;
+        const T* xp = x + (n * L.C + c) * L.S;
+        for (std::int64_t s = 0; s < L.S; ++s) {
+          sg += gp[s];
+          sgx += gp[s] * (xp[s] - mu);
+        }
+      }
+      sgx *= is;  // sum of g * xhat
+      if (dw) dw[c] = targets[1].accumulate ? dw[c] + sgx : sgx;
+      if (db) db[c] = targets[2].accumulate ? db[c] + sg : sg;
+      if (!dx) return;
+      const T k = (w ? w[c] : T(1)) * is / M;
+      const bool acc = targets[0].accumulate;
+      for (std::int64_t n = 0; n < L.N; ++n) {
+        const T* gp = g + (n * L.C + c) * L.S;
+        const T* xp = x + (n * L.C + c) * L.S;
+        T* d = dx + (n * L.C + c) * L.S;
+        for (std::int64_t s = 0; s < L.S; ++s) {
+          const T v = k * (M * gp[s] - sg - (xp[s] - mu) * is * sgx);
+          d[s] = acc ? d[s] + v : v;
+        }
+      }
+    });
+  }
+  void release_saved() override {
+    x_.reset();
+    w_.reset();
+  }
+
+ private:
+  ChannelLayout L_;
+  std::shared_ptr<TensorImpl> x_, w_;
+  std::vector<T> mean_, invstd_;
+};
+
+}  // namespace detail
+
+/// Batch normalisation over dim 1 (torch::nn::functional::batch_norm). In training mode it normalises with the
+/// batch's statistics and updates running_mean / running_var in place (unbiased variance, PyTorch's momentum
+/// convention); in eval mode it uses the running statistics. weight, bias and the running tensors may be undefined.
+template <class T>
+TensorOf<T> batch_norm(const TensorOf<T>& input, const TensorOf<T>& running_mean, const TensorOf<T>& running_var,
+                       const TensorOf<T>& weight = {}, const TensorOf<T>& bias = {}, bool training = false,
+                       double momentum = 0.1, double eps = 1e-5) {
+  sinter::detail::require_defined(input.impl().get(), "batch_norm");
+  SINTER_CHECK(input.dim() >= 2, "batch_norm: expected an input with at least 2 dims (N, C, ...), got ",
+               input.shape());
+  const std::int64_t C = input.size(1);
+  for (const auto* t : {&running_mean, &running_var, &weight, &bias})
+    if (t->defined())
+      SINTER_CHECK(t->dim() == 1 && t->size(0) == C, "batch_norm: per-channel tensors must have shape [", C,
+                   "], got ", t->shape(), " for an input of shape ", input.shape());
+  if (!training) {
+    SINTER_CHECK(running_mean.defined() && running_var.defined(),
+                 "batch_norm: eval mode needs running_mean and running_var (track_running_stats)");
+    Shape bs = Shape::filled(input.dim(), 1);
+    bs[1] = C;
+    const TensorOf<T> rm = running_mean.view(bs), rv = running_var.view(bs);
+    if (weight.defined() && bias.defined())
+      return (input - rm) * rsqrt(rv + static_cast<T>(eps)) * weight.view(bs) + bias.view(bs);
+    if (weight.defined()) return (input - rm) * rsqrt(rv + static_cast<T>(eps)) * weight.view(bs);
+    TensorOf<T> y = (input - rm) * rsqrt(rv + static_cast<T>(eps));
+    return bias.defined() ? TensorOf<T>(y + bias.view(bs)) : y;
+  }
+  SINTER_CHECK(input.device().is_cpu(), "batch_norm: this translation unit has no kernels for ", input.device(),
+               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  const TensorOf<T> x = input.contiguous();
+  detail::ChannelLayout L{x.size(0), C, x.numel() / std::max<std::int64_t>(x.size(0) * C, 1)};
+  SINTER_CHECK(L.count() > 1, "batch_norm: expected more than 1 value per channel when training, got input of shape ",
+               x.shape());
+  auto out = TensorImpl::empty(x.shape(), dtype_of<T>(), kCPU);
+  std::vector<T> mean(static_cast<std::size_t>(C)), invstd(static_cast<std::size_t>(C));
+  const T* xp = x.data();
+  T* yp = static_cast<T*>(out->data());
+  const T* w = weight.defined() ? weight.contiguous().data() : nullptr;
+  const T* b = bias.defined() ? bias.contiguous().data() : nullptr;
+  T* rm = running_mean.defined() ? running_mean.data() : nullptr;
+  T* rv = running_var.defined() ? running_var.data() : nullptr;
+  SINTER_CHECK((!rm || running_mean.is_contiguous()) && (!rv || running_var.is_contiguous()),
+               "batch_norm: running statistics must be contiguous");
+  detail::count_kernel(kCPU);
+  const T M = static_cast<T>(L.count());
+  L.for_channels([&](std::int64_t c) {
+    double s = 0;  // statistics in double: a channel can hold many elements
+    for (std::int64_t n = 0; n < L.N; ++n) {
+      const T* p = xp + (n * L.C + c) * L.S;
+      for (std::int64_t k = 0; k < L.S; ++k) s += p[k];
+    }
+    const double mu = s / static_cast<double>(M);
+    double ss = 0;
+    for (std::int64_t n = 0; n < L.N; ++n) {
+      const T* p = xp + (n * L.C + c) * L.S;
+      for (std::int64_t k = 0; k < L.S; ++k) ss += (p[k] - mu) * (p[k] - mu);
+    }
+    const double var = ss / static_cast<double>(M);
+    const T is = static_cast<T>(1.0 / std::sqrt(var + eps));
+    mean[static_cast<std::size_t>(c)] = static_cast<T>(mu);
+    invstd[static_cast<std::size_t>(c)] = is;
+    const T scale = (w ? w[c] : T(1)) * is, shift = (b ? b[c] : T(0)) - static_cast<T>(mu) * scale;
+    for (std::int64_t n = 0; n < L.N; ++n) {
+      const T* p = xp + (n * L.C + c) * L.S;
+      T* q = yp + (n * L.C + c) * L.S;
+      for (std::int64_t k = 0; k < L.S; ++k) q[k] = p[k] * scale + shift;
+    }
+    if (rm) rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mu);
+    if (rv) rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * ss / static_cast<double>(M - 1));
+  });
+  if (rm) running_mean.impl()->storage->bump_version();
+  if (rv) running_var.impl()->storage->bump_version();
+  const bool grad = is_grad_enabled() && (x.requires_grad() || (weight.defined() && weight.requires_grad()) ||
+                                          (bias.defined() && bias.requires_grad()));
+  if (grad) {
+    auto node = std::make_shared<detail::BatchNormBackward<T>>(L, x.impl(), weight.defined() ? weight.impl() : nullptr,
+                                                               std::move(mean), std::move(invstd));
+    node->inputs.push_back(x.impl());
+    if (weight.defined() || bias.defined()) node->inputs.push_back(weight.defined() ? weight.impl() : nullptr);
+    if (bias.defined()) node->inputs.push_back(bias.impl());
+    out->grad_fn = std::move(node);
+  }
+  return TensorOf<T>(std::move(out));
+}
+
+/// Layer normalisation over the trailing dims given by normalized_shape (torch::nn::functional::layer_norm).
+template <class T>
+TensorOf<T> layer_norm(const TensorOf<T>& x, const Shape& normalized_shape, const TensorOf<T>& weight = {},
+                       const TensorOf<T>& bias = {}, double eps = 1e-5) {
+  sinter::detail::require_defined(x.impl().get(), "layer_norm");
+  const int k = normalized_shape.size();
+  SINTER_CHECK(k >= 1 && k <= x.dim(), "layer_norm: normalized_shape ", normalized_shape,
+               " must name 1 to ", x.dim(), " trailing dims of the input of shape ", x.shape());
+  for (int i = 0; i < k; ++i)
+    SINTER_CHECK(x.size(x.dim() - k + i) == normalized_shape[i], "layer_norm: given normalized_shape=",
+                 normalized_shape, ", expected input with shape [*, ...", normalized_shape, "], but got input of size ",
+                 x.shape());
+  std::vector<std::int64_t> dims;
+  for (int i = x.dim() - k; i < x.dim(); ++i) dims.push_back(i);
+  const TensorOf<T> mu = mean(x, dims, true);
+  const TensorOf<T> xc = x - mu;
+  const TensorOf<T> inv = rsqrt(mean(xc * xc, dims, true) + static_cast<T>(eps));
+  if (weight.defined() && bias.defined()) return xc * inv * weight + bias;
+  if (weight.defined()) return xc * inv * weight;
+  if (bias.defined()) return xc * inv + bias;
+  return xc * inv;
+}
+
+}  // namespace sinter::nn::functional

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: Apache-2.0
+// 2-D pooling over NCHW input: max (argmax saved for the backward scatter), average, adaptive average.
+// One kernel each way; planes (n, c) are spread over threads, so backward writes never collide.
+#pragma once
+
+#include <array>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/ops/statement.hpp>
+
+namespace sinter::nn::functional {
+namespace detail {
+
+using sinter::detail::count_kernel;
+
+/// One pooling window per output element: rows [h0, h1) and columns [w0, w1) of the input plane.
+struct PoolGeometry {
+  std::int64_t planes, H, W, OH, OW;
+  std::int64_t kh, kw, sh, sw, ph, pw;
+  bool adaptive = false;
+  bool count_include_pad = true;
+  std::int64_t h0(std::int64_t oh) const { return adaptive ? (oh * H) / OH : oh * sh - ph; }
+  std::int64_t h1(std::int64_t oh) const { return adaptive ? ((oh + 1) * H + OH - 1) / OH : oh * sh - ph + kh; }
+  std::int64_t w0(std::int64_t ow) const { return adaptive ? (ow * W) / OW : ow * sw - pw; }
+  std::int64_t w1(std::int64_t ow) const { return adaptive ? ((ow + 1) * W + OW - 1) / OW : ow * sw - pw + kw; }
+};
+
+template <class F>
+void for_planes(const PoolGeometry& g, F&& f) {
+  cpu::parallel(cpu::threads_for(g.planes * g.H * g.W), [&](int tid, int nth) {
+    for (std::int64_t q = g.planes * tid / nth; q < g.planes * (tid + 1) / nth; ++q) f(q);
+  });
+}
+
+template <class T>
+class MaxPool2dBackward final : public Node {
+ public:
+  MaxPool2dBackward(PoolGeometry g, std::vector<std::int32_t> argmax) : g_(g), argmax_(std::move(argmax)) {}
+  const char* name() const noexcept override { return "MaxPool2DWithIndicesBackward"; }
+  void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
+    auto& t = targets[0];
+    if (!t.buffer) return;
+    count_kernel(kCPU);
+    const T* gp = static_cast<const T*>(gout.data());
+    T* dx = static_cast<T*>(t.buffer->data());
+    const std::int64_t in = g_.H * g_.W, on = g_.OH * g_.OW;
+    for_planes(g_, [&](std::int64_t q) {
+      T* d = dx + q * in;
+      if (!t.accumulate) std::fill_n(d, in, T(0));
+      const std::int32_t* a = argmax_.data() + q * on;
+      const T* s = gp + q * on;
+      for (std::int64_t o = 0; o < on; ++o) d[a[o]] += s[o];
+    });
+  }
+  void release_saved() override { argmax_ = {}; }
+
+ private:
+  PoolGeometry g_;
+  std::vector<std::int32_t> argmax_;  // offset of each output's maximum inside its input plane
+};
+
+/// Average pooling (fixed or adaptive windows) forward or backward; divisor per PyTorch's rules.
+template <class T>
+void avg_pool(const T* src, T* dst, const PoolGeometry& g, bool backward, bool accumulate) {
+  count_kernel(kCPU);
+  const std::int64_t in = g.H * g.W, on = g.OH * g.OW;
+  for_planes(g, [&](std::int64_t q) {
+    const T* s = src + q * (backward ? on : in);
+    T* d = dst + q * (backward ? in : on);
+    if (backward && !accumulate) std::fill_n(d, in, T(0));
+    for (std::int64_t oh = 0; oh < g.OH; ++oh)
+      for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+        const std::int64_t a0 = g.h0(oh), a1 = g.h1(oh), b0 = g.w0(ow), b1 = g.w1(ow);
+        const std::int64_t c0 = std::max<std::int64_t>(a0, 0), c1 = std::min(a1, g.H);
+        const std::int64_t e0 = std::max<std::int64_t>(b0, 0), e1 = std::min(b1, g.W);
+        const std::int64_t pad_h1 = std::min(a1, g.H + g.ph), pad_w1 = std::min(b1, g.W + g.pw);
+        const std::int64_t count = g.adaptive || !g.count_include_pad ? (c1 - c0) * (e1 - e0)
+                                                                      : (pad_h1 - a0) * (pad_w1 - b0);
+        const T inv = count > 0 ? T(1) / static_cast<T>(count) : T(0);
+        if (!backward) {
+          T acc = 0;
+          for (std::int64_t h = c0; h < c1; ++h)
+            for (std::int64_t w = e0; w < e1; ++w) acc += s[h * g.W + w];
+          d[oh * g.OW + ow] = acc * inv;
+        } else {
+          const T v = s[oh * g.OW + ow] * inv;
+          for (std::int64_t h = c0; h < c1; ++h)
+            for (std::int64_t w = e0; w < e1; ++w) d[h * g.W + w] += v;
+        }
+      }
+  });
+}
+
+template <class T>
+class AvgPool2dBackward final : public Node {
+ public:
+  explicit AvgPool2dBackward(PoolGeometry g) : g_(g) {}
+  const char* name() const noexcept override { return g_.adaptive ? "AdaptiveAvgPool2DBackward" : "AvgPool2DBackward"; }
+  void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
+    auto& t = targets[0];
+    if (t.buffer)
+      avg_pool<T>(static_cast<const T*>(gout.data()), static_cast<T*>(t.buffer->data()), g_, true, t.accumulate);
+  }
+
+ private:
+  PoolGeometry g_;
+};
+
+template <class T>
+std::pair<TensorOf<T>, PoolGeometry> pool_setup(const TensorOf<T>& input, const char* op) {
+  sinter::detail::require_defined(input.impl().get(), op);
+  SINTER_CHECK(input.device().is_cpu(), op, ": this translation unit has no kernels for ", input.device(),
+               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  SINTER_CHECK(input.dim() == 3 || input.dim() == 4, op, ": expected a 3-D (CHW) or 4-D (NCHW) input, got shape ",
+               input.shape());
+  PoolGeometry g{};
+  const int r = input.dim();
+  g.H = input.size(r - 2);
+  g.W = input.size(r - 1);
+  g.planes = input.numel() / std::max<std::int64_t>(g.H * g.W, 1);
+  return {input.contiguous(), g};
+}
+
+template <class T>
+TensorOf<T> pooled_output(const TensorOf<T>& x, const PoolGeometry& g) {
+  Shape s = x.shape();
+  s[s.size() - 2] = g.OH;
+  s[s.size() - 1] = g.OW;
+  return TensorOf<T>(TensorImpl::empty(s, dtype_of<T>(), kCPU));
+}
+
+inline void fixed_windows(PoolGeometry& g, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s,
+                          std::array<std::int64_t, 2> p, bool ceil_mode, const char* op) {
+  for (int i = 0; i < 2; ++i) {
+    SINTER_CHECK(k[i] > 0 && s[i] > 0, op, ": kernel_size and stride must be positive, got ", k[i], " and ", s[i]);
+    SINTER_CHECK(p[i] >= 0 && 2 * p[i] <= k[i], op, ": pad should be at most half of the kernel size, but got pad=",
+                 p[i], " and kernel_size=", k[i]);
+  }
+  g.kh = k[0], g.kw = k[1], g.sh = s[0], g.sw = s[1], g.ph = p[0], g.pw = p[1];
+  auto out = [&](std::int64_t in, std::int64_t kk, std::int64_t ss, std::int64_t pp) {
+    const std::int64_t span = in + 2 * pp - kk;
+    std::int64_t o = (ceil_mode ? (span + ss - 1) / ss : span / ss) + 1;
+    if (ceil_mode && (o - 1) * ss >= in + pp) --o;  // the last window must start inside the input or left padding
+    return o;
+  };
+  g.OH = out(g.H, g.kh, g.sh, g.ph);
+  g.OW = out(g.W, g.kw, g.sw, g.pw);
+  SINTER_CHECK(g.OH > 0 && g.OW > 0, op, ": the output would be empty: input ", g.H, "x", g.W, ", kernel ", g.kh, "x",
+               g.kw, ", padding ", g.ph, "x", g.pw);
+}
+
+}  // namespace detail
+
+/// Max pooling (torch::nn::functional::max_pool2d); stride defaults to the kernel size. Padding is -inf.
+template <class T>
+TensorOf<T> max_pool2d(const TensorOf<T>& input, std::array<std::int64_t, 2> kernel_size,
+                       std::optional<std::array<std::int64_t, 2>> stride = std::nullopt,
+                       std::array<std::int64_t, 2> padding = {0, 0}, bool ceil_mode = false) {
+  auto [x, g] = detail::pool_setup(input, "max_pool2d");
+  detail::fixed_windows(g, kernel_size, stride.value_or(kernel_size), padding, ceil_mode, "max_pool2d");
+  TensorOf<T> out = detail::pooled_output(x, g);
+  std::vector<std::int32_t> argmax(static_cast<std::size_t>(g.planes * g.OH * g.OW));
+  detail::count_kernel(kCPU);
+  const T* xp = x.data();
+  T* op = out.data();
+  const std::int64_t in = g.H * g.W, on = g.OH * g.OW;
+  detail::for_planes(g, [&](std::int64_t q) {
+    const T* s = xp + q * in;
+    for (std::int64_t oh = 0; oh < g.OH; ++oh)
+      for (std::int64_t ow = 0; ow < g.OW; ++ow) {
+        const std::int64_t c0 = std::max<std::int64_t>(g.h0(oh), 0), c1 = std::min(g.h1(oh), g.H);
+        const std::int64_t e0 = std::max<std::int64_t>(g.w0(ow), 0), e1 = std::min(g.w1(ow), g.W);
+        T best = -std::numeric_limits<T>::infinity();
+        std::int64_t arg = c0 * g.W + e0;
+        for (std::int64_t h = c0; h < c1; ++h)
+          for (std::int64_t w = e0; w < e1; ++w) {
+            const T v = s[h * g.W + w];
+            if (v > best || std::isnan(v)) {  // NaN propagates, as in PyTorch
+              best = v;
+              arg = h * g.W + w;
+              if (std::isnan(v)) goto done;
+            }
+          }
+      done:
+        op[q * on + oh * g.OW + ow] = best;
+        argmax[static_cast<std::size_t>(q * on + oh * g.OW + ow)] = static_cast<std::int32_t>(arg);
+      }
+  });
+  if (is_grad_enabled() && x.requires_grad()) {
+    auto node = std::make_shared<detail::MaxPool2dBackward<T>>(g, std::move(argmax));
+    node->inputs.push_back(x.impl());
+    out.impl()->grad_fn = std::move(node);
+  }
+  return out;
+}
+
+/// Average pooling (torch::nn::functional::avg_pool2d); stride defaults to the kernel size.
+template <class T>
+TensorOf<T> avg_pool2d(const TensorOf<T>& input, std::array<std::int64_t, 2> kernel_size,
+                       std::optional<std::array<std::int64_t, 2>> stride = std::nullopt,
+                       std::array<std::int64_t, 2> padding = {0, 0}, bool ceil_mode = false,
+                       bool count_include_pad = true) {
+  auto [x, g] = detail::pool_setup(input, "avg_pool2d");
+  detail::fixed_windows(g, kernel_size, stride.value_or(kernel_size), padding, ceil_mode, "avg_pool2d");
+  g.count_include_pad = count_include_pad;
+  TensorOf<T> out = detail::pooled_output(x, g);
+  detail::avg_pool<T>(x.data(), out.data(), g, false, false);
+  if (is_grad_enabled() && x.requires_grad()) {
+    auto node = std::make_shared<detail::AvgPool2dBackward<T>>(g);
+    node->inputs.push_back(x.impl());
+    out.impl()->grad_fn = std::move(node);
+  }
+  return out;
+}
+
+/// Adaptive average pooling to output_size (torch::nn::functional::adaptive_avg_pool2d).
+template <class T>
+TensorOf<T> adaptive_avg_pool2d(const TensorOf<T>& input, std::array<std::int64_t, 2> output_size) {
+  auto [x, g] = detail::pool_setup(input, "adaptive_avg_pool2d");
+  SINTER_CHECK(output_size[0] > 0 && output_size[1] > 0, "adaptive_avg_pool2d: output_size must be positive, got ",
+               output_size[0], "x", output_size[1]);
+  g.adaptive = true;
+  g.OH = output_size[0];
+  g.OW = output_size[1];
+  TensorOf<T> out = detail::pooled_output(x, g);
+  detail::avg_pool<T>(x.data(), out.data(), g, false, false);
+  if (is_grad_enabled() && x.requires_grad()) {
+    auto node = std::make_shared<detail::AvgPool2dBackward<T>>(g);
+    node->inputs.push_back(x.impl());
+    out.impl()->grad_fn = std::move(node);
+  }
+  return out;
+}
+
+}  // namespace sinter::nn::functional
