@@ -2,8 +2,10 @@
 // sinter against libtorch (Debian's libtorch-dev, the peer, never a dependency of sinter): the same inputs through
 // both libraries, forward values and gradients compared. Built only when libtorch is installed (ctest label
 // `libtorch`).
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+// libtorch brings glog, whose CHECK aborts instead of reporting; Catch's CHECK must win.
+#undef CHECK
+#include <catch2/catch.hpp>
 
 #include <sinter/sinter.hpp>
 
@@ -139,4 +141,120 @@ TEMPLATE_TEST_CASE("a 2-layer MLP's loss and every parameter gradient agree with
   check_close(b1.grad(), tb1.grad(), rtol<T>() * 100, rtol<T>() * 10);
   check_close(w2.grad(), tw2.grad(), rtol<T>() * 100, rtol<T>() * 10);
   check_close(b2.grad(), tb2.grad(), rtol<T>() * 100, rtol<T>() * 10);
+}
+
+// ---- optimisers: several steps from the same start, the same gradients, compared to 1e-6 relative ----------------
+#include <sinter/optim.hpp>
+
+namespace {
+/// Runs `steps` updates of a sinter optimiser and a libtorch one on the same parameters and gradient sequence.
+template <class MakeOurs, class MakeTheirs>
+void compare_optimizer(MakeOurs make_ours, MakeTheirs make_theirs, int steps = 6) {
+  st::manual_seed(70);
+  st::Tensor p = st::randn({5, 7}).requires_grad_();
+  st::Tensor q = st::randn({7}).requires_grad_();
+  auto tp = to_torch(p), tq = to_torch(q);
+  auto ours = make_ours(std::vector<st::Tensor>{p, q});
+  auto theirs = make_theirs(std::vector<torch::Tensor>{tp, tq});
+  for (int s = 0; s < steps; ++s) {
+    const st::Tensor gp = st::randn({5, 7}), gq = st::randn({7});
+    p.impl()->grad = gp.clone().impl();
+    q.impl()->grad = gq.clone().impl();
+    tp.mutable_grad() = to_torch(gp);
+    tq.mutable_grad() = to_torch(gq);
+    ours->step();
+    theirs->step();
+  }
+  check_close(p.detach(), tp.detach(), 1e-6, 1e-6);
+  check_close(q.detach(), tq.detach(), 1e-6, 1e-6);
+}
+}  // namespace
+
+TEST_CASE("optimisers follow libtorch's updates step for step", "[libtorch][optim]") {
+  namespace so = sinter::optim;
+  namespace to = torch::optim;
+  using PV = std::vector<st::Tensor>;
+  using TV = std::vector<torch::Tensor>;
+  SECTION("SGD plain, momentum with dampening and weight decay, Nesterov") {
+    compare_optimizer([](PV p) { return std::make_unique<so::SGD>(p, so::SGDOptions(0.1)); },
+                      [](TV p) { return std::make_unique<to::SGD>(p, to::SGDOptions(0.1)); });
+    compare_optimizer(
+        [](PV p) { return std::make_unique<so::SGD>(p, so::SGDOptions(0.05).momentum(0.9).dampening(0.1).weight_decay(0.01)); },
+        [](TV p) { return std::make_unique<to::SGD>(p, to::SGDOptions(0.05).momentum(0.9).dampening(0.1).weight_decay(0.01)); });
+    compare_optimizer(
+        [](PV p) { return std::make_unique<so::SGD>(p, so::SGDOptions(0.05).momentum(0.8).nesterov(true)); },
+        [](TV p) { return std::make_unique<to::SGD>(p, to::SGDOptions(0.05).momentum(0.8).nesterov(true)); });
+  }
+  SECTION("Adam, Adam with amsgrad and L2 decay, AdamW") {
+    compare_optimizer([](PV p) { return std::make_unique<so::Adam>(p, so::AdamOptions(0.01)); },
+                      [](TV p) { return std::make_unique<to::Adam>(p, to::AdamOptions(0.01)); });
+    compare_optimizer(
+        [](PV p) { return std::make_unique<so::Adam>(p, so::AdamOptions(0.01).amsgrad(true).weight_decay(0.1).betas(0.8, 0.99)); },
+        [](TV p) {
+          return std::make_unique<to::Adam>(p, to::AdamOptions(0.01).amsgrad(true).weight_decay(0.1).betas({0.8, 0.99}));
+        });
+    compare_optimizer([](PV p) { return std::make_unique<so::AdamW>(p, so::AdamWOptions(0.01)); },
+                      [](TV p) { return std::make_unique<to::AdamW>(p, to::AdamWOptions(0.01)); });
+  }
+  SECTION("RMSprop plain and centered with momentum, Adagrad with lr_decay") {
+    compare_optimizer([](PV p) { return std::make_unique<so::RMSprop>(p, so::RMSpropOptions(0.01)); },
+                      [](TV p) { return std::make_unique<to::RMSprop>(p, to::RMSpropOptions(0.01)); });
+    compare_optimizer(
+        [](PV p) { return std::make_unique<so::RMSprop>(p, so::RMSpropOptions(0.01).centered(true).momentum(0.5).weight_decay(0.01)); },
+        [](TV p) {
+          return std::make_unique<to::RMSprop>(p, to::RMSpropOptions(0.01).centered(true).momentum(0.5).weight_decay(0.01));
+        });
+    compare_optimizer(
+        [](PV p) { return std::make_unique<so::Adagrad>(p, so::AdagradOptions(0.1).lr_decay(0.01).initial_accumulator_value(0.1)); },
+        [](TV p) {
+          return std::make_unique<to::Adagrad>(p, to::AdagradOptions(0.1).lr_decay(0.01).initial_accumulator_value(0.1));
+        });
+  }
+}
+
+// ---- layers and losses of the training issue ----------------------------------------------------------------------
+#include <sinter/nn.hpp>
+
+TEST_CASE("conv2d, pooling, batch_norm and cross_entropy agree with libtorch, gradients included", "[libtorch][nn]") {
+  namespace F = sinter::nn::functional;
+  using T = double;
+  st::manual_seed(80);
+  const st::TensorOf<T> x = st::randn<T>({3, 4, 9, 8}).requires_grad_();
+  const st::TensorOf<T> w = st::randn<T>({6, 2, 3, 3}).requires_grad_(), b = st::randn<T>({6}).requires_grad_();
+  auto tx = to_torch(x), tw = to_torch(w), tb = to_torch(b);
+  const st::TensorOf<T> y = F::conv2d(x, w, b, {2, 1}, {1, 2}, {1, 2}, 2);
+  auto ty = torch::conv2d(tx, tw, tb, {2, 1}, {1, 2}, {1, 2}, 2);
+  check_close(y, ty, 1e-12, 1e-12);
+  const st::TensorOf<T> p = F::max_pool2d(y, {2, 2}, std::array<std::int64_t, 2>{2, 1}, {1, 0}, true);
+  auto tp = torch::max_pool2d(ty, {2, 2}, {2, 1}, {1, 0}, {1, 1}, true);
+  check_close(p, tp, 1e-12, 1e-12);
+  const st::TensorOf<T> a = F::avg_pool2d(p, {2, 2}, std::nullopt, {1, 1}, false, false);
+  auto ta = torch::avg_pool2d(tp, {2, 2}, {2, 2}, {1, 1}, false, false);
+  check_close(a, ta, 1e-12, 1e-12);
+  st::TensorOf<T> rm = st::zeros<T>({6}), rv = st::ones<T>({6});
+  auto trm = torch::zeros({6}, torch::kFloat64), trv = torch::ones({6}, torch::kFloat64);
+  const st::TensorOf<T> gamma = st::randn<T>({6}).requires_grad_(), beta = st::randn<T>({6}).requires_grad_();
+  auto tgamma = to_torch(gamma), tbeta = to_torch(beta);
+  const st::TensorOf<T> n = F::batch_norm(a, rm, rv, gamma, beta, true, 0.1, 1e-5);
+  auto tn = torch::batch_norm(ta, tgamma, tbeta, trm, trv, true, 0.1, 1e-5, false);
+  check_close(n, tn, 1e-10, 1e-10);
+  check_close(rm, trm, 1e-12, 1e-12);
+  check_close(rv, trv, 1e-12, 1e-12);
+  const st::TensorOf<T> ad = F::adaptive_avg_pool2d(n, {2, 3});
+  auto tad = torch::adaptive_avg_pool2d(tn, {2, 3});
+  check_close(ad, tad, 1e-12, 1e-12);
+  const st::TensorOf<T> logits = ad.flatten(1);
+  const st::LongTensor target = st::from_vector<std::int64_t>({3, -100, 35});
+  const st::TensorOf<T> loss = F::cross_entropy(logits, target, F::CrossEntropyOptions().label_smoothing(0.2));
+  auto tloss = torch::nn::functional::cross_entropy(
+      logits.dim() ? torch::flatten(tad, 1) : tad, torch::tensor({3, -100, 35}, torch::kLong),
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(0.2));
+  check_close(loss, tloss, 1e-12, 1e-12);
+  loss.backward();
+  tloss.backward();
+  check_close(x.grad(), tx.grad(), 1e-9, 1e-10);
+  check_close(w.grad(), tw.grad(), 1e-9, 1e-10);
+  check_close(b.grad(), tb.grad(), 1e-9, 1e-10);
+  check_close(gamma.grad(), tgamma.grad(), 1e-9, 1e-10);
+  check_close(beta.grad(), tbeta.grad(), 1e-9, 1e-10);
 }
