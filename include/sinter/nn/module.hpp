@@ -32,7 +32,7 @@ class Module : public std::enable_shared_from_this<Module> {
 
   /// The one-input forward used by Sequential and operator(). Layers override it; a module whose forward takes
   /// other arguments keeps its own forward(...) and is called directly.
-  virtual Tensor forward(const Tensor& x) {
+  virtual Tensor forward(const Tensor& /*x*/) {
     detail::fail(type_name_, " has no forward(const Tensor&); call its own forward(...) or override this one");
   }
   Tensor operator()(const Tensor& x) { return forward(x); }

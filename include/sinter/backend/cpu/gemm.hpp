@@ -85,33 +85,48 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
     for (std::int64_t pc = 0; pc < K; pc += Bk::KC) {
       const std::int64_t kc = std::min(Bk::KC, K - pc);
       const bool acc = accumulate || pc > 0;
-      // Pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded.
-      bpack.resize(static_cast<std::size_t>(npanels * kc * NR));
-      for (std::int64_t p = 0; p < npanels; ++p) {
-        T* dst = bpack.data() + p * kc * NR;
-        const std::int64_t j0 = jc + p * NR, nr = std::min<std::int64_t>(NR, N - j0);
-        for (std::int64_t k = 0; k < kc; ++k) {
-          const T* src = Bm + (pc + k) * rsb + j0 * csb;
-          std::int64_t j = 0;
-          if (csb == 1)
-            for (; j < nr; ++j) dst[k * NR + j] = src[j];
-          else
-            for (; j < nr; ++j) dst[k * NR + j] = src[j * csb];
-          for (; j < NR; ++j) dst[k * NR + j] = T(0);
-        }
-      }
-      // Pack all of A[:, pc:pc+kc] into MR-high panels so every thread can take any tile.
+      // Pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels and all of A[:, pc:pc+kc] into MR-high panels (so every
+      // thread can take any tile), zero-padded; both packings are split over the threads.
       const std::int64_t mpanels = (M + MR - 1) / MR;
+      bpack.resize(static_cast<std::size_t>(npanels * kc * NR));
       apack_shared.resize(static_cast<std::size_t>(mpanels * kc * MR));
-      for (std::int64_t p = 0; p < mpanels; ++p) {
-        T* dst = apack_shared.data() + p * kc * MR;
-        const std::int64_t i0 = p * MR, mr = std::min<std::int64_t>(MR, M - i0);
-        for (std::int64_t k = 0; k < kc; ++k) {
-          std::int64_t r = 0;
-          for (; r < mr; ++r) dst[k * MR + r] = A[(i0 + r) * rsa + (pc + k) * csa];
-          for (; r < MR; ++r) dst[k * MR + r] = T(0);
+      T* const bp_out = bpack.data();
+      T* const ap_out = apack_shared.data();
+      parallel(nthreads, [&](int tid, int nth) {
+        for (std::int64_t p = npanels * tid / nth; p < npanels * (tid + 1) / nth; ++p) {
+          T* dst = bp_out + p * kc * NR;
+          const std::int64_t j0 = jc + p * NR, nr = std::min<std::int64_t>(NR, N - j0);
+          if (csb == 1) {
+            for (std::int64_t k = 0; k < kc; ++k) {
+              const T* src = Bm + (pc + k) * rsb + j0;
+              std::int64_t j = 0;
+              for (; j < nr; ++j) dst[k * NR + j] = src[j];
+              for (; j < NR; ++j) dst[k * NR + j] = T(0);
+            }
+          } else {  // B is transposed in memory: walk each column of the panel contiguously along k
+            for (std::int64_t j = 0; j < NR; ++j) {
+              if (j >= nr) {
+                for (std::int64_t k = 0; k < kc; ++k) dst[k * NR + j] = T(0);
+                continue;
+              }
+              const T* src = Bm + pc * rsb + (j0 + j) * csb;
+              for (std::int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k * rsb];
+            }
+          }
         }
-      }
+        for (std::int64_t p = mpanels * tid / nth; p < mpanels * (tid + 1) / nth; ++p) {
+          T* dst = ap_out + p * kc * MR;
+          const std::int64_t i0 = p * MR, mr = std::min<std::int64_t>(MR, M - i0);
+          for (std::int64_t r = 0; r < MR; ++r) {
+            if (r >= mr) {
+              for (std::int64_t k = 0; k < kc; ++k) dst[k * MR + r] = T(0);
+              continue;
+            }
+            const T* src = A + (i0 + r) * rsa + pc * csa;
+            for (std::int64_t k = 0; k < kc; ++k) dst[k * MR + r] = src[k * csa];
+          }
+        }
+      });
       const std::int64_t tiles = mpanels * npanels;
       const T* ap_all = apack_shared.data();
       const T* bp_all = bpack.data();

@@ -4,7 +4,10 @@
 // col2im for the input gradient. NCHW layout, like PyTorch.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <utility>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -29,6 +32,16 @@ namespace detail {
 
 using sinter::detail::count_kernel;
 
+/// The output columns [lo, hi) whose input column ow*sw - pw + kw*dw lies inside the image.
+inline std::pair<std::int64_t, std::int64_t> valid_columns(const Conv2dGeometry& g, std::int64_t kw) {
+  const std::int64_t off = kw * g.dw - g.pw;  // iw = ow * sw + off
+  std::int64_t lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
+  std::int64_t hi = g.W - off <= 0 ? 0 : (g.W - off + g.sw - 1) / g.sw;
+  lo = std::min(lo, g.OW);
+  hi = std::clamp<std::int64_t>(hi, lo, g.OW);
+  return {lo, hi};
+}
+
 /// cols[(c*KH + kh)*KW + kw, (n*OH + oh)*OW + ow] = x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (0 outside).
 template <class T>
 void im2col(const T* x, T* cols, const Conv2dGeometry& g) {
@@ -48,10 +61,15 @@ void im2col(const T* x, T* cols, const Conv2dGeometry& g) {
             continue;
           }
           const T* src = plane + ih * g.W;
-          for (std::int64_t ow = 0; ow < g.OW; ++ow) {
-            const std::int64_t iw = ow * g.sw - g.pw + kw * g.dw;
-            o[ow] = (iw >= 0 && iw < g.W) ? src[iw] : T(0);
+          const auto [lo, hi] = valid_columns(g, kw);
+          std::fill(o, o + lo, T(0));
+          const std::int64_t first = lo * g.sw - g.pw + kw * g.dw;
+          if (g.sw == 1) {
+            std::copy(src + first, src + first + (hi - lo), o + lo);
+          } else {
+            for (std::int64_t ow = lo; ow < hi; ++ow) o[ow] = src[first + (ow - lo) * g.sw];
           }
+          std::fill(o + hi, o + g.OW, T(0));
         }
       }
     }
@@ -77,11 +95,9 @@ void col2im(const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
               const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
               if (ih < 0 || ih >= g.H) continue;
               const T* s = in + (n * g.OH + oh) * g.OW;
-              T* d = plane + ih * g.W;
-              for (std::int64_t ow = 0; ow < g.OW; ++ow) {
-                const std::int64_t iw = ow * g.sw - g.pw + kw * g.dw;
-                if (iw >= 0 && iw < g.W) d[iw] += s[ow];
-              }
+              T* d = plane + ih * g.W + kw * g.dw - g.pw;  // d[ow * sw] is the input column of output column ow
+              const auto [lo, hi] = valid_columns(g, kw);
+              for (std::int64_t ow = lo; ow < hi; ++ow) d[ow * g.sw] += s[ow];
             }
           }
         }
@@ -119,8 +135,13 @@ void nchw_to_gemm(const T* gout, T* gt, const Conv2dGeometry& g) {
   });
 }
 
+/// Uninitialised scratch memory from the caching allocator (freed back to it when the handle goes).
+inline std::shared_ptr<TensorImpl> scratch_of(std::int64_t n, DType dt) { return TensorImpl::empty({n}, dt, kCPU); }
+
 template <class T>
 class Conv2dBackward final : public Node {
+  static std::shared_ptr<TensorImpl> scratch(std::int64_t n) { return scratch_of(n, dtype_of<T>()); }
+
  public:
   Conv2dBackward(Conv2dGeometry g, std::shared_ptr<TensorImpl> cols, std::shared_ptr<TensorImpl> w)
       : g_(g), cols_(std::move(cols)), w_(std::move(w)) {}
@@ -128,14 +149,15 @@ class Conv2dBackward final : public Node {
   void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
     const auto& g = g_;
     const std::int64_t P = g.P(), Kg = g.Kg(), OCg = g.OCg();
-    std::vector<T> gt(static_cast<std::size_t>(g.OC * P));
-    nchw_to_gemm<T>(static_cast<const T*>(gout.data()), gt.data(), g);
+    auto gt_buf = scratch(g.OC * P);
+    T* gt = static_cast<T*>(gt_buf->data());
+    nchw_to_gemm<T>(static_cast<const T*>(gout.data()), gt, g);
     const T* cols = static_cast<const T*>(cols_->data());
     const T* w = static_cast<const T*>(w_->data());
     if (auto& tw = targets[1]; tw.buffer) {  // dW_g = gt_g . cols_g^T
       T* dw = static_cast<T*>(tw.buffer->data());
       for (std::int64_t gr = 0; gr < g.groups; ++gr)
-        cpu::gemm<T>(OCg, Kg, P, gt.data() + gr * OCg * P, P, 1, cols + gr * Kg * P, 1, P, dw + gr * OCg * Kg, Kg,
+        cpu::gemm<T>(OCg, Kg, P, gt + gr * OCg * P, P, 1, cols + gr * Kg * P, 1, P, dw + gr * OCg * Kg, Kg,
                      tw.accumulate);
     }
     if (targets.size() > 2 && targets[2].buffer) {  // db = row sums of gt
@@ -143,17 +165,17 @@ class Conv2dBackward final : public Node {
       T* db = static_cast<T*>(targets[2].buffer->data());
       for (std::int64_t oc = 0; oc < g.OC; ++oc) {
         T s = 0;
-        const T* row = gt.data() + oc * P;
+        const T* row = gt + oc * P;
         for (std::int64_t p = 0; p < P; ++p) s += row[p];
         db[oc] = targets[2].accumulate ? db[oc] + s : s;
       }
     }
     if (auto& tx = targets[0]; tx.buffer) {  // dcols_g = W_g^T . gt_g, then col2im
-      std::vector<T> dcols(static_cast<std::size_t>(g.C * g.KH * g.KW * P));
+      auto dcols_buf = scratch(g.C * g.KH * g.KW * P);
+      T* dcols = static_cast<T*>(dcols_buf->data());
       for (std::int64_t gr = 0; gr < g.groups; ++gr)
-        cpu::gemm<T>(Kg, P, OCg, w + gr * OCg * Kg, 1, Kg, gt.data() + gr * OCg * P, P, 1, dcols.data() + gr * Kg * P,
-                     P, false);
-      col2im<T>(dcols.data(), static_cast<T*>(tx.buffer->data()), g, tx.accumulate);
+        cpu::gemm<T>(Kg, P, OCg, w + gr * OCg * Kg, 1, Kg, gt + gr * OCg * P, P, 1, dcols + gr * Kg * P, P, false);
+      col2im<T>(dcols, static_cast<T*>(tx.buffer->data()), g, tx.accumulate);
     }
   }
   void release_saved() override {
@@ -211,12 +233,13 @@ TensorOf<T> conv2d(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
   const std::int64_t P = g.P(), Kg = g.Kg(), OCg = g.OCg();
   auto cols = TensorImpl::empty({g.C * g.KH * g.KW, P}, dtype_of<T>(), kCPU);
   detail::im2col<T>(x.data(), static_cast<T*>(cols->data()), g);
-  std::vector<T> y(static_cast<std::size_t>(g.OC * P));
+  auto y_buf = TensorImpl::empty({g.OC * P}, dtype_of<T>(), kCPU);  // uninitialised: the GEMM overwrites it
+  T* y = static_cast<T*>(y_buf->data());
   for (std::int64_t gr = 0; gr < groups; ++gr)
     cpu::gemm<T>(OCg, P, Kg, w.data() + gr * OCg * Kg, Kg, 1, static_cast<const T*>(cols->data()) + gr * Kg * P, P, 1,
-                 y.data() + gr * OCg * P, P, false);
+                 y + gr * OCg * P, P, false);
   auto out = TensorImpl::empty({g.N, g.OC, g.OH, g.OW}, dtype_of<T>(), kCPU);
-  detail::gemm_to_nchw<T>(y.data(), b.defined() ? b.data() : nullptr, static_cast<T*>(out->data()), g);
+  detail::gemm_to_nchw<T>(y, b.defined() ? b.data() : nullptr, static_cast<T*>(out->data()), g);
   const bool grad = is_grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
   if (grad) {
     auto node = std::make_shared<detail::Conv2dBackward<T>>(g, cols, w.impl());

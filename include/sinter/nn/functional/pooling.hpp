@@ -39,7 +39,7 @@ void for_planes(const PoolGeometry& g, F&& f) {
 template <class T>
 class MaxPool2dBackward final : public Node {
  public:
-  MaxPool2dBackward(PoolGeometry g, std::vector<std::int32_t> argmax) : g_(g), argmax_(std::move(argmax)) {}
+  MaxPool2dBackward(PoolGeometry g, std::shared_ptr<Storage> argmax) : g_(g), argmax_(std::move(argmax)) {}
   const char* name() const noexcept override { return "MaxPool2DWithIndicesBackward"; }
   void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
     auto& t = targets[0];
@@ -51,16 +51,16 @@ class MaxPool2dBackward final : public Node {
     for_planes(g_, [&](std::int64_t q) {
       T* d = dx + q * in;
       if (!t.accumulate) std::fill_n(d, in, T(0));
-      const std::int32_t* a = argmax_.data() + q * on;
+      const std::int32_t* a = static_cast<const std::int32_t*>(argmax_->data()) + q * on;
       const T* s = gp + q * on;
       for (std::int64_t o = 0; o < on; ++o) d[a[o]] += s[o];
     });
   }
-  void release_saved() override { argmax_ = {}; }
+  void release_saved() override { argmax_.reset(); }
 
  private:
   PoolGeometry g_;
-  std::vector<std::int32_t> argmax_;  // offset of each output's maximum inside its input plane
+  std::shared_ptr<Storage> argmax_;  // int32 offset of each output's maximum inside its input plane
 };
 
 /// Average pooling (fixed or adaptive windows) forward or backward; divisor per PyTorch's rules.
@@ -91,6 +91,60 @@ void avg_pool(const T* src, T* dst, const PoolGeometry& g, bool backward, bool a
           for (std::int64_t h = c0; h < c1; ++h)
             for (std::int64_t w = e0; w < e1; ++w) d[h * g.W + w] += v;
         }
+      }
+  });
+}
+
+/// Max over each window, with the argmax offset inside the plane; NaN wins, as in PyTorch.
+template <class T>
+void max_pool_forward(const T* xp, T* op, std::int32_t* am, const PoolGeometry g) {
+  const std::int64_t H = g.H, W = g.W, OH = g.OH, OW = g.OW, kh = g.kh, kw = g.kw, in = H * W, on = OH * OW;
+  const bool simple = g.ph == 0 && g.pw == 0 && kh == g.sh && kw == g.sw && OH * kh <= H && OW * kw <= W;
+  for_planes(g, [&](std::int64_t q) {
+    const T* s = xp + q * in;
+    T* o = op + q * on;
+    std::int32_t* a = am + q * on;
+    if (simple && kh == 2 && kw == 2) {  // MaxPool2d(2), the common case: four candidates, no bounds, no loops
+      for (std::int64_t oh = 0; oh < OH; ++oh) {
+        const T* r0 = s + 2 * oh * W;
+        const T* r1 = r0 + W;
+        for (std::int64_t ow = 0; ow < OW; ++ow) {
+          const std::int32_t base = static_cast<std::int32_t>(2 * oh * W + 2 * ow);
+          T best = r0[2 * ow];
+          std::int32_t arg = base;
+          const T cand[3] = {r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+          const std::int32_t off[3] = {1, static_cast<std::int32_t>(W), static_cast<std::int32_t>(W + 1)};
+          for (int k = 0; k < 3; ++k) {
+            const bool take = best == best && !(cand[k] <= best);  // larger, or NaN (which then sticks)
+            best = take ? cand[k] : best;
+            arg = take ? base + off[k] : arg;
+          }
+          o[oh * OW + ow] = best;
+          a[oh * OW + ow] = arg;
+        }
+      }
+      return;
+    }
+    for (std::int64_t oh = 0; oh < OH; ++oh)
+      for (std::int64_t ow = 0; ow < OW; ++ow) {
+        std::int64_t h0, h1, w0, w1;
+        if (simple) {  // non-overlapping windows inside the image (MaxPool2d(2)): no bounds to clip
+          h0 = oh * kh, h1 = h0 + kh, w0 = ow * kw, w1 = w0 + kw;
+        } else {
+          h0 = std::max<std::int64_t>(g.h0(oh), 0), h1 = std::min(g.h1(oh), H);
+          w0 = std::max<std::int64_t>(g.w0(ow), 0), w1 = std::min(g.w1(ow), W);
+        }
+        T best = -std::numeric_limits<T>::infinity();
+        std::int64_t arg = h0 * W + w0;
+        for (std::int64_t h = h0; h < h1; ++h)
+          for (std::int64_t w = w0; w < w1; ++w) {
+            const T v = s[h * W + w];
+            const bool take = v > best || (v != v && best == best);  // branch-free select: data order is random
+            best = take ? v : best;
+            arg = take ? h * W + w : arg;
+          }
+        o[oh * OW + ow] = best;
+        a[oh * OW + ow] = static_cast<std::int32_t>(arg);
       }
   });
 }
@@ -163,33 +217,10 @@ TensorOf<T> max_pool2d(const TensorOf<T>& input, std::array<std::int64_t, 2> ker
   auto [x, g] = detail::pool_setup(input, "max_pool2d");
   detail::fixed_windows(g, kernel_size, stride.value_or(kernel_size), padding, ceil_mode, "max_pool2d");
   TensorOf<T> out = detail::pooled_output(x, g);
-  std::vector<std::int32_t> argmax(static_cast<std::size_t>(g.planes * g.OH * g.OW));
+  // Argmax offsets come from the caching allocator too: a fresh std::vector per call costs page faults.
+  auto argmax = Storage::allocate_cpu(static_cast<std::size_t>(g.planes * g.OH * g.OW) * sizeof(std::int32_t));
   detail::count_kernel(kCPU);
-  const T* xp = x.data();
-  T* op = out.data();
-  const std::int64_t in = g.H * g.W, on = g.OH * g.OW;
-  detail::for_planes(g, [&](std::int64_t q) {
-    const T* s = xp + q * in;
-    for (std::int64_t oh = 0; oh < g.OH; ++oh)
-      for (std::int64_t ow = 0; ow < g.OW; ++ow) {
-        const std::int64_t c0 = std::max<std::int64_t>(g.h0(oh), 0), c1 = std::min(g.h1(oh), g.H);
-        const std::int64_t e0 = std::max<std::int64_t>(g.w0(ow), 0), e1 = std::min(g.w1(ow), g.W);
-        T best = -std::numeric_limits<T>::infinity();
-        std::int64_t arg = c0 * g.W + e0;
-        for (std::int64_t h = c0; h < c1; ++h)
-          for (std::int64_t w = e0; w < e1; ++w) {
-            const T v = s[h * g.W + w];
-            if (v > best || std::isnan(v)) {  // NaN propagates, as in PyTorch
-              best = v;
-              arg = h * g.W + w;
-              if (std::isnan(v)) goto done;
-            }
-          }
-      done:
-        op[q * on + oh * g.OW + ow] = best;
-        argmax[static_cast<std::size_t>(q * on + oh * g.OW + ow)] = static_cast<std::int32_t>(arg);
-      }
-  });
+  detail::max_pool_forward(x.data(), out.data(), static_cast<std::int32_t*>(argmax->data()), g);
   if (is_grad_enabled() && x.requires_grad()) {
     auto node = std::make_shared<detail::MaxPool2dBackward<T>>(g, std::move(argmax));
     node->inputs.push_back(x.impl());

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <support/reference.hpp>
+
+#include <sinter/nn.hpp>
+
+namespace st = sinter;
+namespace nn = sinter::nn;
+
+namespace {
+/// A user-defined module, as a PyTorch user would write one.
+struct Net : nn::Module {
+  Net() : Module("Net") {
+    features = register_module("features", std::make_shared<nn::Sequential>(nn::Linear(4, 8), nn::ReLU()));
+    head = register_module("head", std::make_shared<nn::Linear>(8, 3));
+    scale = register_parameter("scale", st::ones({3}));
+    steps = register_buffer("steps", st::zeros({}));
+  }
+  st::Tensor forward(const st::Tensor& x) override { return head->forward(features->forward(x)) * scale; }
+  std::shared_ptr<nn::Sequential> features;
+  std::shared_ptr<nn::Linear> head;
+  st::Tensor scale, steps;
+};
+}  // namespace
+
+TEST_CASE("modules register parameters, buffers and children with PyTorch's dotted names", "[nn][module]") {
+  Net net;
+  std::vector<std::string> names;
+  for (const auto& [n, t] : net.named_parameters()) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"scale", "features.0.weight", "features.0.bias", "head.weight", "head.bias"});
+  names.clear();
+  for (const auto& [n, t] : net.state_dict()) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"scale", "steps", "features.0.weight", "features.0.bias", "head.weight",
+                                          "head.bias"});
+  CHECK(net.parameters().size() == 5);
+  CHECK(net.parameters(false).size() == 1);
+  CHECK(net.buffers().size() == 1);
+  CHECK(net.children().size() == 2);
+  // The registry and the member are the same tensor.
+  CHECK(net.named_parameters()[3].second.is_same(net.head->weight));
+  for (const auto& p : net.parameters()) CHECK(p.requires_grad());
+  CHECK_FALSE(net.steps.requires_grad());
+}
+
+TEST_CASE("train/eval propagate, zero_grad drops gradients, apply visits every module", "[nn][module]") {
+  Net net;
+  CHECK(net.is_training());
+  net.eval();
+  CHECK_FALSE(net.is_training());
+  CHECK_FALSE(net.features->is_training());
+  CHECK_FALSE(net.features->at<nn::ReLU>(1).is_training());
+  net.train();
+  CHECK(net.head->is_training());
+  st::Tensor y = net(st::randn({2, 4}));
+  st::sum(y).backward();
+  CHECK(net.head->weight.grad().defined());
+  net.zero_grad();
+  CHECK_FALSE(net.head->weight.grad().defined());
+  std::vector<std::string> visited;
+  net.apply([&](nn::Module& m) { visited.push_back(m.type_name()); });
+  CHECK(visited == std::vector<std::string>{"Linear", "ReLU", "Sequential", "Linear", "Net"});
+}
+
+TEST_CASE("modules print as a tree like PyTorch", "[nn][module]") {
+  Net net;
+  std::ostringstream os;
+  os << net;
+  CHECK(os.str() ==
+        "Net(\n"
+        "  (features): Sequential(\n"
+        "    (0): Linear(in_features=4, out_features=8, bias=true)\n"
+        "    (1): ReLU()\n"
+        "  )\n"
+        "  (head): Linear(in_features=8, out_features=3, bias=true)\n"
+        ")");
+  std::ostringstream conv;
+  conv << nn::Conv2d(nn::Conv2dOptions(1, 6, 5).padding(2).bias(false));
+  CHECK(conv.str() == "Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2), bias=false)");
+}
+
+TEST_CASE("Sequential runs its children in order and equals the same layers called by hand", "[nn][module]") {
+  st::manual_seed(90);
+  nn::Sequential seq(nn::Linear(5, 7), nn::Tanh(), nn::Linear(7, 2));
+  const st::Tensor x = st::randn({3, 5});
+  const st::Tensor want = seq.at<nn::Linear>(2)(st::tanh(seq.at<nn::Linear>(0)(x)));
+  CHECK(seq(x).to_vector() == want.to_vector());
+  CHECK(seq.size() == 3);
+  CHECK_THROWS_WITH(seq.at<nn::Linear>(1), Catch::StartsWith("sinter: Sequential::at: module 1 is a Tanh"));
+  CHECK_THROWS_WITH(seq[3], Catch::StartsWith("sinter: Sequential: index 3 is out of range for 3 modules"));
+  nn::ModuleList list;
+  list.push_back(nn::Linear(2, 2));
+  list.push_back(std::make_shared<nn::ReLU>());
+  CHECK(list.size() == 2);
+  CHECK(list.parameters().size() == 2);
+}
+
+TEST_CASE("registration and forward errors are explicit", "[nn][module][errors]") {
+  nn::Module m("Custom");
+  m.register_parameter("w", st::zeros({2}));
+  CHECK_THROWS_WITH(m.register_parameter("w", st::zeros({2})),
+                    Catch::StartsWith("sinter: module Custom: the name 'w' is already registered"));
+  CHECK_THROWS_WITH(m.register_buffer("a.b", st::zeros({2})), Catch::Contains("contain no '.'"));
+  CHECK_THROWS_WITH(m.forward(st::zeros({1})), Catch::StartsWith("sinter: Custom has no forward(const Tensor&)"));
+  CHECK_THROWS_WITH(nn::Linear(0, 3), Catch::StartsWith("sinter: Linear: in_features and out_features must be positive"));
+  CHECK_THROWS_WITH(nn::Conv2d(nn::Conv2dOptions(3, 4, 3).groups(2)),
+                    Catch::StartsWith("sinter: Conv2d: in_channels (3) and out_channels (4) must be divisible by groups"));
+  nn::Linear fc(4, 2);
+  CHECK_THROWS_WITH(fc(st::zeros({3, 5})), Catch::StartsWith("sinter: linear: the input's last dim (5"));
+}
+
+TEST_CASE("PyTorch's default initialisation bounds hold", "[nn][init]") {
+  st::manual_seed(91);
+  nn::Linear fc(400, 300);
+  const double bound = 1.0 / std::sqrt(400.0);
+  for (float v : fc.weight.to_vector()) CHECK(std::abs(v) <= bound + 1e-7);
+  for (float v : fc.bias.to_vector()) CHECK(std::abs(v) <= bound + 1e-7);
+  nn::Conv2d conv(nn::Conv2dOptions(6, 16, 5));
+  const double cb = 1.0 / std::sqrt(6.0 * 25);
+  for (float v : conv.weight.to_vector()) CHECK(std::abs(v) <= cb + 1e-7);
+  st::Tensor w = st::empty({256, 128});
+  nn::init::kaiming_normal_(w, 0, nn::init::FanMode::FanIn, nn::init::Nonlinearity::ReLU);
+  const auto v = w.to_vector();
+  double ss = 0;
+  for (float x : v) ss += double(x) * x;
+  CHECK(std::sqrt(ss / double(v.size())) == Approx(std::sqrt(2.0 / 128)).epsilon(0.03));
+  nn::init::xavier_uniform_(w);
+  const double xb = std::sqrt(6.0 / (256 + 128));
+  for (float x : w.to_vector()) CHECK(std::abs(x) <= xb + 1e-7);
+  st::Tensor vec = st::zeros({3});
+  CHECK_THROWS_WITH(nn::init::kaiming_uniform_(vec), Catch::Contains("fewer than 2 dimensions"));
+}
