@@ -8,6 +8,7 @@
 #include <sinter/core/tensor.hpp>
 #include <sinter/expr/functions.hpp>
 #include <sinter/autograd/backward.hpp>
+#include <sinter/autograd/function.hpp>
 #include <sinter/autograd/gradcheck.hpp>
 #include <sinter/ops/statement.hpp>
 #include <sinter/ops/reduce.hpp>

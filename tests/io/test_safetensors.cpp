@@ -167,3 +167,19 @@ TEST_CASE("optimiser state round-trips: training resumes exactly", "[io][safeten
   CHECK(w.to_vector() == want);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("optimiser state for other parameters is refused", "[io][safetensors][optim][errors]") {
+  const auto dir = temp_dir();
+  st::Tensor w = st::ones({4}).requires_grad_();
+  st::optim::SGD a({w}, st::optim::SGDOptions(0.1).momentum(0.9));
+  w.impl()->grad = st::ones({4}).impl();
+  a.step();
+  st::save(a, (dir / "sgd.safetensors").string());
+  st::Tensor other = st::ones({5}).requires_grad_();
+  st::optim::SGD b({other}, st::optim::SGDOptions(0.1).momentum(0.9));
+  CHECK_THROWS_WITH(st::load(b, (dir / "sgd.safetensors").string()),
+                    Catch::Contains("size mismatch for optimizer state 'state.0.momentum_buffer'"));
+  st::optim::Adam c({w});
+  CHECK_THROWS_WITH(st::load(c, (dir / "sgd.safetensors").string()), Catch::Contains("is not a state of this optimizer"));
+  std::filesystem::remove_all(dir);
+}

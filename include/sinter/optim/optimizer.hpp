@@ -103,6 +103,27 @@ class OptimizerWith : public Optimizer {
     return out;
   }
   void load_state_tensors(const NamedTensors& named) override {
+    // Validate every key first, so a bad file leaves the optimiser unchanged.
+    std::vector<const Tensor*> params;
+    for (const auto& g : groups_)
+      for (const auto& p : g.params) params.push_back(&p);
+    for (const auto& [key, t] : named) {
+      const auto dot = key.find('.', 6);
+      SINTER_CHECK(key.rfind("state.", 0) == 0 && dot != std::string::npos, "load: optimizer state key '", key,
+                   "' is not of the form state.<index>.<name>");
+      const std::string num = key.substr(6, dot - 6), name = key.substr(dot + 1);
+      SINTER_CHECK(!num.empty() && num.find_first_not_of("0123456789") == std::string::npos &&
+                       std::stoull(num) < params.size(),
+                   "load: optimizer state key '", key, "' names parameter ", num, " but the optimizer has ",
+                   params.size(), " parameters");
+      S probe;
+      bool known = false;
+      for (auto& [slot_name, slot] : probe.slots()) known = known || slot_name == name;
+      SINTER_CHECK(known, "load: optimizer state key '", key, "' is not a state of this optimizer");
+      const Shape want = name == "step" ? Shape{} : params[std::stoull(num)]->shape();
+      SINTER_CHECK(t.shape() == want, "load: size mismatch for optimizer state '", key, "': the checkpoint has shape ",
+                   t.shape(), ", the parameter needs ", want);
+    }
     std::size_t idx = 0;
     for (std::size_t gi = 0; gi < groups_.size(); ++gi)
       for (std::size_t k = 0; k < groups_[gi].params.size(); ++k, ++idx) {
