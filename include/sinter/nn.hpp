@@ -5,6 +5,7 @@
 #include <sinter/nn/activation.hpp>
 #include <sinter/nn/container.hpp>
 #include <sinter/nn/conv.hpp>
+#include <sinter/nn/embedding.hpp>
 #include <sinter/nn/functional.hpp>
 #include <sinter/nn/init.hpp>
 #include <sinter/nn/linear.hpp>

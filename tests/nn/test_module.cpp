@@ -128,3 +128,20 @@ TEST_CASE("PyTorch's default initialisation bounds hold", "[nn][init]") {
   st::Tensor vec = st::zeros({3});
   CHECK_THROWS_WITH(nn::init::kaiming_uniform_(vec), Catch::Contains("fewer than 2 dimensions"));
 }
+
+TEST_CASE("Embedding looks up rows for indices of any shape and scatters gradients back", "[nn][embedding]") {
+  st::manual_seed(92);
+  nn::Embedding emb(5, 3);
+  const st::LongTensor idx = st::from_vector<std::int64_t>({4, 0, 4, 1}, st::Shape{2, 2});
+  const st::Tensor e = emb.forward(idx);
+  REQUIRE(e.shape() == st::Shape{2, 2, 3});
+  const auto w = emb.weight.to_vector(), v = e.to_vector();
+  for (int k = 0; k < 3; ++k) {
+    CHECK(v[k] == w[4 * 3 + k]);
+    CHECK(v[9 + k] == w[1 * 3 + k]);
+  }
+  st::sum(e).backward();
+  CHECK(emb.weight.grad().to_vector() == std::vector<float>{1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2, 2, 2});
+  CHECK_THROWS_WITH(emb.forward(st::from_vector<std::int64_t>({5})),
+                    Catch::StartsWith("sinter: index_select: index 5 is out of bounds for dimension 0 with size 5"));
+}
