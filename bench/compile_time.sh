@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Compile time and peak memory of sinter programs and of a minimal libtorch MLP, with g++ -O2, measured one after
+# the other on this machine (GNU time). Usage: bash bench/compile_time.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)"; exit 1; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+measure() {  # name, then the compile command
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$out/t" "$@" -o "$out/a.out"
+  read -r secs kib < "$out/t"
+  printf "RESULT compile.%s %s s %d MiB\n" "$name" "$secs" $((kib / 1024))
+}
+CXX=${CXX:-g++}
+flags=(-std=c++20 -O2 -march=native -fopenmp -Iinclude)
+measure twenty_expressions "$CXX" "${flags[@]}" bench/compile/twenty_expressions.cpp
+measure fashion_mnist_mlp "$CXX" "${flags[@]}" examples/fashion_mnist_mlp.cpp -lz
+measure fashion_mnist_cnn "$CXX" "${flags[@]}" examples/fashion_mnist_cnn.cpp -lz
+torch_inc=$(dpkg -L libtorch-dev 2>/dev/null | grep -m1 '/torch/csrc/api/include$' || true)
+if [ -n "$torch_inc" ]; then
+  measure libtorch_mlp "$CXX" -std=c++17 -O2 -D_GLIBCXX_USE_CXX11_ABI=1 -isystem "$torch_inc" \
+    bench/compile/libtorch_mlp.cpp -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10
+else
+  echo "libtorch-dev not installed: the peer's compile time is not measured"
+fi
