@@ -6,14 +6,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/deps.sh test
-dpkg-query -W libbenchmark-dev >/dev/null 2>&1 || { sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo apt-get install -y -qq libbenchmark-dev; }
+for p in libbenchmark-dev libopenblas0-openmp; do
+  dpkg-query -W "$p" >/dev/null 2>&1 || { sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo apt-get install -y -qq "$p"; }
+done
 threads=${1:-2}
 cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DSINTER_BUILD_BENCH=ON -DSINTER_BUILD_TESTS=OFF \
   -DSINTER_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build/bench -j"$(nproc)" --target eltwise_vs_libtorch
+cmake --build build/bench -j"$(nproc)" --target eltwise_vs_libtorch training_vs_libtorch
 echo "# $(date -u +%F) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), threads=$threads"
 echo "# glibc default malloc"
 ./build/bench/bench/eltwise_vs_libtorch "$threads" | sed 's/^RESULT eltwise\.torch\./RESULT eltwise.torch_default./; s/ratio_torch_over/ratio_torch_default_over/'
 echo "# freed memory reused (GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736)"
 GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
   ./build/bench/bench/eltwise_vs_libtorch "$threads" | sed 's/^RESULT eltwise\.torch\./RESULT eltwise.torch_cachedmalloc./; s/ratio_torch_over/ratio_torch_cachedmalloc_over/'
+# libtorch's GEMMs go to OpenBLAS; its pthread build fights libtorch's OpenMP pool on 2 cores, so (as in
+# ../shared/perf) the fair setting is the OpenMP build of the same OpenBLAS, picked per process.
+omp_blas=$(dirname "$(dpkg -L libopenblas0-openmp 2>/dev/null | grep -m1 '/libblas.so.3$')" 2>/dev/null || true)
+echo "# training steps, freed memory reused, libtorch on ${omp_blas:+OpenMP }OpenBLAS"
+LD_LIBRARY_PATH=${omp_blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+  GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
+  ./build/bench/bench/training_vs_libtorch "$threads"

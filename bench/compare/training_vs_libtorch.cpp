@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// Training steps (forward, backward, optimiser) of the same models in sinter and libtorch, side by side in one
+// process on the same random batches (issue 4's speed section): the 784-256-128-10 MLP with SGD+momentum at batch 64
+// and 256, and LeNet-5 at batch 64. Usage: training_vs_libtorch [threads]
+#include <cstdlib>
+#include <string>
+
+#include <torch/torch.h>
+
+#include <sinter/nn.hpp>
+#include <sinter/optim.hpp>
+#include <sinter/sinter.hpp>
+
+#include "timing.hpp"
+
+namespace st = sinter;
+namespace nn = sinter::nn;
+
+namespace {
+
+struct TorchMlp : torch::nn::Module {
+  torch::nn::Linear fc1{784, 256}, fc2{256, 128}, fc3{128, 10};
+  TorchMlp() {
+    register_module("fc1", fc1);
+    register_module("fc2", fc2);
+    register_module("fc3", fc3);
+  }
+  torch::Tensor forward(torch::Tensor x) { return fc3(torch::relu(fc2(torch::relu(fc1(x))))); }
+};
+
+struct TorchLeNet : torch::nn::Module {
+  torch::nn::Conv2d c1{torch::nn::Conv2dOptions(1, 6, 5).padding(2)}, c2{torch::nn::Conv2dOptions(6, 16, 5)};
+  torch::nn::Linear f1{400, 120}, f2{120, 84}, f3{84, 10};
+  TorchLeNet() {
+    register_module("c1", c1);
+    register_module("c2", c2);
+    register_module("f1", f1);
+    register_module("f2", f2);
+    register_module("f3", f3);
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    x = torch::max_pool2d(torch::relu(c1(x)), 2);
+    x = torch::max_pool2d(torch::relu(c2(x)), 2).flatten(1);
+    return f3(torch::relu(f2(torch::relu(f1(x)))));
+  }
+};
+
+template <class Model, class TorchModel>
+void compare(const std::string& key, Model& model, TorchModel& tmodel, st::Shape in_shape) {
+  st::optim::SGD opt(model.parameters(), st::optim::SGDOptions(0.01).momentum(0.9));
+  torch::optim::SGD topt(tmodel.parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  const st::Tensor x = st::randn(in_shape);
+  const st::LongTensor y = st::randint(0, 10, {in_shape[0]});
+  std::vector<std::int64_t> shape(in_shape.begin(), in_shape.end());
+  auto tx = torch::from_blob(x.data(), shape).clone();
+  auto ty = torch::from_blob(y.data(), {in_shape[0]}, torch::kLong).clone();
+  const double s = bench::median_seconds([&] {
+    opt.zero_grad();
+    st::Tensor loss = nn::F::cross_entropy(model(x), y);
+    loss.backward();
+    opt.step();
+  });
+  const double t = bench::median_seconds([&] {
+    topt.zero_grad();
+    auto loss = torch::nn::functional::cross_entropy(tmodel.forward(tx), ty);
+    loss.backward();
+    topt.step();
+  });
+  bench::result(("train." + key + ".sinter").c_str(), s * 1e3, "ms");
+  bench::result(("train." + key + ".torch").c_str(), t * 1e3, "ms");
+  bench::result(("train." + key + ".sinter_over_torch").c_str(), s / t, "x");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  st::set_num_threads(threads);
+  torch::set_num_threads(threads);
+  const std::string t = ".t" + std::to_string(threads);
+  st::manual_seed(0);
+  torch::manual_seed(0);
+  for (std::int64_t batch : {64, 256}) {
+    nn::Sequential mlp(nn::Linear(784, 256), nn::ReLU(), nn::Linear(256, 128), nn::ReLU(), nn::Linear(128, 10));
+    TorchMlp tmlp;
+    compare("mlp_b" + std::to_string(batch) + t, mlp, tmlp, {batch, 784});
+  }
+  nn::Sequential lenet(nn::Conv2d(nn::Conv2dOptions(1, 6, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Conv2d(nn::Conv2dOptions(6, 16, 5)), nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(),
+                       nn::Linear(400, 120), nn::ReLU(), nn::Linear(120, 84), nn::ReLU(), nn::Linear(84, 10));
+  TorchLeNet tlenet;
+  compare("lenet_b64" + t, lenet, tlenet, {64, 1, 28, 28});
+}
