@@ -4,7 +4,7 @@
 # `deps.sh test` adds what the test suite compares against: numpy (.npy files) and libtorch (the peer).
 set -euo pipefail
 need=(cmake g++ make libxsimd-dev libxtensor-dev catch2 zlib1g-dev dataset-fashion-mnist)
-if [ "${1:-}" = test ]; then need+=(python3-numpy libtorch-dev); fi
+if [ "${1:-}" = test ]; then need+=(python3-numpy libtorch-dev libonnx-testdata); fi
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
