@@ -12,6 +12,7 @@ measure() {  # name, then the compile command
   /usr/bin/time -f "%e %M" -o "$out/t" "$@" -o "$out/a.out"
   read -r secs kib < "$out/t"
   printf "RESULT compile.%s %s s %d MiB\n" "$name" "$secs" $((kib / 1024))
+  echo "$secs" > "$out/$name.secs"
 }
 CXX=${CXX:-g++}
 flags=(-std=c++20 -O2 -march=native -fopenmp -Iinclude)
@@ -22,6 +23,8 @@ torch_inc=$(dpkg -L libtorch-dev 2>/dev/null | grep -m1 '/torch/csrc/api/include
 if [ -n "$torch_inc" ]; then
   measure libtorch_mlp "$CXX" -std=c++17 -O2 -D_GLIBCXX_USE_CXX11_ABI=1 -isystem "$torch_inc" \
     bench/compile/libtorch_mlp.cpp -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10
+  awk -v s="$(cat "$out/fashion_mnist_mlp.secs")" -v t="$(cat "$out/libtorch_mlp.secs")" \
+    'BEGIN { printf "RESULT compile.ratio_sinter_mlp_over_libtorch_mlp %.2f x\n", s / t }'
 else
   echo "libtorch-dev not installed: the peer's compile time is not measured"
 fi

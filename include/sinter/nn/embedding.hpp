@@ -17,6 +17,7 @@ class Embedding : public Module {
     weight = register_parameter("weight", empty({num_embeddings, embedding_dim}));
     init::normal_(weight);  // PyTorch's default: N(0, 1)
   }
+  using Module::forward;  // the float-tensor forward is not meaningful here and says so
   /// Rows of the table for every index: the result has shape [*indices.shape, embedding_dim].
   Tensor forward(const LongTensor& indices) const {
     Shape out = indices.shape();
