@@ -171,3 +171,20 @@ TEST_CASE("losses match their formulas, pass gradcheck and cross-entropy is one 
   loss.backward();
   CHECK(st::counters().kernels == 1);
 }
+
+TEST_CASE("linear is x W^T + b for any leading dims and passes gradcheck", "[nn][linear]") {
+  st::manual_seed(104);
+  const TD x = st::randn<double>({2, 3, 5}).requires_grad_(), w = st::randn<double>({4, 5}).requires_grad_();
+  const TD b = st::randn<double>({4}).requires_grad_();
+  const TD y = F::linear(x, w, b);
+  REQUIRE(y.shape() == st::Shape{2, 3, 4});
+  const TD want = st::matmul(x, w.t()) + b;
+  testing::check_values(y, [&](std::int64_t i) { return testing::at(want, want.shape(), i); }, 1e-12, 1e-12);
+  CHECK(st::gradcheck([](const auto& t) { return F::linear(t[0], t[1], t[2]); }, {x, w, b}));
+  CHECK(st::gradcheck([](const auto& t) { return F::linear(t[0].transpose(0, 1), t[1]); }, {x, w}));
+  st::Tensor xf = st::randn({8, 16}), wf = st::randn({4, 16}).requires_grad_(), bf = st::randn({4}).requires_grad_();
+  st::reset_counters();
+  st::Tensor yf = F::linear(xf, wf, bf);
+  CHECK(st::counters().kernels == 1);  // the bias is the GEMM's starting value
+  CHECK_THROWS_WITH(F::linear(xf, wf, st::randn({5})), Catch::StartsWith("sinter: linear: bias must have shape [4]"));
+}

@@ -24,17 +24,18 @@ struct GemmBlocking {
   static constexpr std::int64_t NC = 1024;
 };
 
-/// The micro-kernel: an MR x NR tile of C from packed panels, accumulated in 2*MR registers over kc steps.
+/// The micro-kernel: an MR x NR tile of C from a packed panel of A and a panel of B with row stride ldb (NR when
+/// packed, B's own row stride when read in place), accumulated in 2*MR registers over kc steps.
 template <class T>
-SINTER_ALWAYS_INLINE void micro_kernel(std::int64_t kc, const T* ap, const T* bp, T* c, std::int64_t ldc, int mr,
-                                       int nr, bool accumulate) {
+SINTER_ALWAYS_INLINE void micro_kernel(std::int64_t kc, const T* ap, const T* bp, std::int64_t ldb, T* c,
+                                       std::int64_t ldc, int mr, int nr, bool accumulate) {
   using B = GemmBlocking<T>;
   using V = vec<T>;
   constexpr int MR = B::MR, W = B::W;
   V acc0[MR], acc1[MR];
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = V(T(0));
   for (std::int64_t k = 0; k < kc; ++k) {
-    const V b0 = V::load_aligned(bp + k * B::NR), b1 = V::load_aligned(bp + k * B::NR + W);
+    const V b0 = V::load_unaligned(bp + k * ldb), b1 = V::load_unaligned(bp + k * ldb + W);
     for (int r = 0; r < MR; ++r) {
       const V a(ap[k * MR + r]);
       acc0[r] = xsimd::fma(a, b0, acc0[r]);
@@ -88,6 +89,9 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
       // Pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels and all of A[:, pc:pc+kc] into MR-high panels (so every
       // thread can take any tile), zero-padded; both packings are split over the threads.
       const std::int64_t mpanels = (M + MR - 1) / MR;
+      // With few rows of A each B panel is used only a few times, so packing it would cost as much as the
+      // arithmetic: full panels of a row-major B are then read in place and only a partial last panel is packed.
+      const bool direct_b = csb == 1 && mpanels <= 4;
       bpack.resize(static_cast<std::size_t>(npanels * kc * NR));
       apack_shared.resize(static_cast<std::size_t>(mpanels * kc * MR));
       T* const bp_out = bpack.data();
@@ -96,6 +100,7 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
         for (std::int64_t p = npanels * tid / nth; p < npanels * (tid + 1) / nth; ++p) {
           T* dst = bp_out + p * kc * NR;
           const std::int64_t j0 = jc + p * NR, nr = std::min<std::int64_t>(NR, N - j0);
+          if (direct_b && nr == NR) continue;
           if (csb == 1) {
             for (std::int64_t k = 0; k < kc; ++k) {
               const T* src = Bm + (pc + k) * rsb + j0;
@@ -136,7 +141,9 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
         for (std::int64_t t = t0; t < t1; ++t) {
           const std::int64_t ip = t / npanels, jp = t % npanels;
           const std::int64_t i0 = ip * MR, j0 = jc + jp * NR;
-          micro_kernel<T>(kc, ap_all + ip * kc * MR, bp_all + jp * kc * NR, C + i0 * ldc + j0, ldc,
+          const bool in_place = direct_b && N - j0 >= NR;
+          micro_kernel<T>(kc, ap_all + ip * kc * MR, in_place ? Bm + pc * rsb + j0 : bp_all + jp * kc * NR,
+                          in_place ? rsb : NR, C + i0 * ldc + j0, ldc,
                           static_cast<int>(std::min<std::int64_t>(MR, M - i0)),
                           static_cast<int>(std::min<std::int64_t>(NR, N - j0)), acc);
         }
