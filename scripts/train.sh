@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Quick start 1: build and train the Fashion-MNIST CNN on the CPU (about 7 minutes on 2 cores), print the test
+# Quick start 1: build and train the Fashion-MNIST CNN on the CPU (about 6 minutes on 2 cores), print the test
 # accuracy and save a safetensors checkpoint. Extra arguments go to the example (for instance --epochs 2 --threads 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
