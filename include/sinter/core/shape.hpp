@@ -128,6 +128,22 @@ inline Shape broadcast_strides(const Shape& s, const Shape& st, const Shape& tar
   return out;
 }
 
+namespace detail {
+/// A contiguous tensor seen as [outer, n, inner] around dim d: the layout of every "along one dim" kernel
+/// (softmax, index_select, ...).
+struct RowLayout {
+  std::int64_t outer = 1, n = 1, inner = 1;
+};
+inline RowLayout row_layout(const Shape& s, int d) {
+  RowLayout r;
+  if (s.size() == 0) return r;
+  for (int i = 0; i < d; ++i) r.outer *= s[i];
+  r.n = s[d];
+  for (int i = d + 1; i < s.size(); ++i) r.inner *= s[i];
+  return r;
+}
+}  // namespace detail
+
 /// Wraps a possibly negative dim into [0, rank); `op` names the caller in the error.
 inline int normalize_dim(std::int64_t dim, int rank, const char* op) {
   const int r = rank == 0 ? 1 : rank;  // like PyTorch, a 0-d tensor accepts dim 0 and -1

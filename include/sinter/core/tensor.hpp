@@ -119,6 +119,12 @@ inline std::shared_ptr<TensorImpl> make_view(const std::shared_ptr<TensorImpl>& 
   return v;
 }
 
+/// The check every CPU kernel makes: a tensor on another device needs the CUDA backend in this translation unit.
+inline void require_cpu(Device d, const char* op) {
+  SINTER_CHECK(d.is_cpu(), op, ": this translation unit has no kernels for ", d,
+               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+}
+
 inline void require_defined(const TensorImpl* t, const char* op) {
   SINTER_CHECK(t != nullptr, op, ": the tensor is undefined (default-constructed); create it with a factory such as "
                                  "sinter::zeros first");

@@ -3,13 +3,12 @@
 // never sees a half-written file; loading checks the header, the element type and the length.
 #pragma once
 
-#include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include <xtensor/xnpy.hpp>
 
+#include <sinter/io/atomic_file.hpp>
 #include <sinter/io/xtensor.hpp>
 
 namespace sinter {
@@ -18,25 +17,8 @@ namespace sinter {
 template <class T>
 void save_npy(const TensorOf<T>& t, const std::string& path) {
   const TensorOf<T> c = t.to(kCPU).contiguous();
-  const std::string tmp = path + ".sinter-tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    SINTER_CHECK(out.good(), "save_npy: cannot open '", tmp, "' for writing; check that the folder exists and is "
-                             "writable");
-    xt::detail::dump_npy_stream(out, as_xtensor(c));
-    out.flush();
-    if (!out.good()) {
-      out.close();
-      std::remove(tmp.c_str());
-      detail::fail("save_npy: writing '", tmp, "' failed (disk full?); nothing was written to '", path, "'");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    detail::fail("save_npy: cannot rename '", tmp, "' to '", path, "': ", ec.message());
-  }
+  io::detail::write_atomically(path, "save_npy",
+                               [&](std::ostream& out) { xt::detail::dump_npy_stream(out, as_xtensor(c)); });
 }
 
 namespace detail {

@@ -6,9 +6,7 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -16,6 +14,7 @@
 #include <vector>
 
 #include <sinter/core/factory.hpp>
+#include <sinter/io/atomic_file.hpp>
 #include <sinter/nn/module.hpp>
 #include <sinter/optim/optimizer.hpp>
 
@@ -218,10 +217,7 @@ inline void save_safetensors(const nn::NamedTensors& tensors, const std::string&
   header << (tensors.empty() ? "" : ",") << "\"__metadata__\":{\"format\":\"pt\",\"writer\":\"sinter\"}}";
   std::string h = header.str();
   while (h.size() % 8) h += ' ';  // the data section starts 8-byte aligned
-  const std::string tmp = path + ".sinter-tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    SINTER_CHECK(out.good(), "save: cannot open '", tmp, "' for writing; check that the folder exists and is writable");
+  detail::write_atomically(path, "save", [&](std::ostream& out) {
     const std::uint64_t n = h.size();
     unsigned char len[8];
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
@@ -230,19 +226,7 @@ inline void save_safetensors(const nn::NamedTensors& tensors, const std::string&
     for (const auto& c : data)
       out.write(static_cast<const char*>(c->data()),
                 static_cast<std::streamsize>(static_cast<std::size_t>(c->numel()) * element_size(c->dtype)));
-    out.flush();
-    if (!out.good()) {
-      out.close();
-      std::remove(tmp.c_str());
-      detail::fail("save: writing '", tmp, "' failed (disk full?); '", path, "' was not changed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    detail::fail("save: cannot rename '", tmp, "' to '", path, "': ", ec.message());
-  }
+  });
 }
 
 /// A parsed safetensors file: its entries and its data section.

@@ -27,11 +27,6 @@ inline TensorImpl narrow_impl(const TensorImpl& t, int dim, std::int64_t start, 
   return v;
 }
 
-inline void require_cpu(const TensorImpl& t, const char* op) {
-  SINTER_CHECK(t.device().is_cpu(), op, ": this translation unit has no kernels for ", t.device(),
-               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
-}
-
 /// Gradient of cat: each input receives its slice of the output gradient.
 class CatBackward final : public Node {
  public:
@@ -62,22 +57,9 @@ inline std::vector<std::int64_t> checked_indices(const TensorOf<std::int64_t>& i
   return v;
 }
 
-/// Row geometry of a contiguous tensor around dim: [outer, n, inner].
-struct Rows {
-  std::int64_t outer = 1, n = 1, inner = 1;
-};
-inline Rows rows_around(const Shape& s, int d) {
-  Rows r;
-  if (s.size() == 0) return r;
-  for (int i = 0; i < d; ++i) r.outer *= s[i];
-  r.n = s[d];
-  for (int i = d + 1; i < s.size(); ++i) r.inner *= s[i];
-  return r;
-}
-
 /// out[o, j, :] = x[o, idx[j], :] (forward) or dx[o, idx[j], :] += g[o, j, :] (backward, add = true).
 template <class T>
-void index_rows(T* dst, const T* src, const std::vector<std::int64_t>& idx, Rows big, bool scatter) {
+void index_rows(T* dst, const T* src, const std::vector<std::int64_t>& idx, RowLayout big, bool scatter) {
   const std::int64_t m = static_cast<std::int64_t>(idx.size()), inner = big.inner;
   const int nt = cpu::threads_for(big.outer * m * inner);
   const std::int64_t parts = scatter ? big.outer : big.outer * m;  // scatter: one thread owns a whole outer slab
@@ -102,7 +84,7 @@ void index_rows(T* dst, const T* src, const std::vector<std::int64_t>& idx, Rows
 template <class T>
 class IndexSelectBackward final : public Node {
  public:
-  IndexSelectBackward(std::vector<std::int64_t> idx, Rows big) : idx_(std::move(idx)), big_(big) {}
+  IndexSelectBackward(std::vector<std::int64_t> idx, RowLayout big) : idx_(std::move(idx)), big_(big) {}
   const char* name() const noexcept override { return "IndexSelectBackward"; }
   void apply(const TensorImpl& g, std::vector<GradTarget>& targets) override {
     auto& t = targets[0];
@@ -116,7 +98,7 @@ class IndexSelectBackward final : public Node {
 
  private:
   std::vector<std::int64_t> idx_;
-  Rows big_;
+  RowLayout big_;
 };
 
 /// Walks every element of a contiguous tensor of shape `s`, giving its multi-index (row-major order).
@@ -178,7 +160,7 @@ TensorOf<T> cat(const std::vector<TensorOf<T>>& xs, std::int64_t dim = 0) {
   std::vector<std::int64_t> starts;
   for (std::size_t k = 0; k < xs.size(); ++k) {
     const auto& x = xs[k];
-    detail::require_cpu(*x.impl(), "cat");
+    detail::require_cpu(x.device(), "cat");
     SINTER_CHECK(x.device() == first.device(), "cat: tensor 0 is on ", first.device(), " but tensor ", k, " is on ",
                  x.device(), "; move them to one device with .to(device)");
     SINTER_CHECK(x.dim() == first.dim(), "cat: tensors must have the same number of dimensions: tensor 0 has shape ",
@@ -238,7 +220,7 @@ auto index_select(const X& x_in, std::int64_t dim, const TensorOf<std::int64_t>&
   const auto xe = eval(x_in);
   using T = typename std::remove_cvref_t<decltype(xe)>::value_type;
   detail::require_defined(index.impl().get(), "index_select");
-  detail::require_cpu(*xe.impl(), "index_select");
+  detail::require_cpu(xe.device(), "index_select");
   SINTER_CHECK(index.dim() <= 1, "index_select: index must be 0-d or 1-d, but has shape ", index.shape());
   const int d = normalize_dim(dim, xe.dim(), "index_select");
   const std::int64_t size = xe.dim() == 0 ? 1 : xe.size(d);
@@ -246,7 +228,7 @@ auto index_select(const X& x_in, std::int64_t dim, const TensorOf<std::int64_t>&
   const TensorOf<T> x = xe.contiguous();
   Shape out_shape = x.shape();
   if (x.dim() > 0) out_shape[d] = static_cast<std::int64_t>(idx.size());
-  const detail::Rows big = detail::rows_around(x.shape(), d);
+  const detail::RowLayout big = detail::row_layout(x.shape(), d);
   auto out = TensorImpl::empty(out_shape, dtype_of<T>(), x.device());
   detail::count_kernel(kCPU);
   detail::index_rows<T>(static_cast<T*>(out->data()), x.data(), idx, big, false);
@@ -265,7 +247,7 @@ auto gather(const X& x_in, std::int64_t dim, const TensorOf<std::int64_t>& index
   const auto xe = eval(x_in);
   using T = typename std::remove_cvref_t<decltype(xe)>::value_type;
   detail::require_defined(index.impl().get(), "gather");
-  detail::require_cpu(*xe.impl(), "gather");
+  detail::require_cpu(xe.device(), "gather");
   const int d = normalize_dim(dim, xe.dim(), "gather");
   SINTER_CHECK(index.dim() == xe.dim(), "gather: index tensor must have the same number of dimensions as input "
                                         "tensor; input has shape ", xe.shape(), ", index has shape ", index.shape());

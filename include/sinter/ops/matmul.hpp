@@ -121,8 +121,7 @@ auto matmul(const A& a_in, const B& b_in) {
   const TensorOf<T> a = eval(a_in), b = eval(b_in);
   SINTER_CHECK(a.device() == b.device(), "matmul: expected both tensors on the same device, but found ", a.device(),
                " and ", b.device(), "; move one with .to(device)");
-  SINTER_CHECK(a.device().is_cpu(), "matmul: this translation unit has no kernels for ", a.device(),
-               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  detail::require_cpu(a.device(), "matmul");
   const auto& ai = *a.impl();
   const auto& bi = *b.impl();
   const auto g = detail::matmul_geometry(ai, bi);

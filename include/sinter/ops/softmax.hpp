@@ -14,19 +14,6 @@
 namespace sinter {
 namespace detail {
 
-/// [outer, n, inner] view of a contiguous tensor around dim d.
-struct RowLayout {
-  std::int64_t outer = 1, n = 1, inner = 1;
-};
-inline RowLayout row_layout(const Shape& s, int d) {
-  RowLayout r;
-  if (s.size() == 0) return r;
-  for (int i = 0; i < d; ++i) r.outer *= s[i];
-  r.n = s[d];
-  for (int i = d + 1; i < s.size(); ++i) r.inner *= s[i];
-  return r;
-}
-
 /// y = softmax(x) (log_ = false) or log_softmax(x) along the middle dim of the layout.
 template <class T>
 void softmax_forward(const T* x, T* y, RowLayout L, bool log_) {
@@ -129,8 +116,7 @@ class SoftmaxBackward final : public Node {
 template <class T>
 TensorOf<T> softmax_impl(const TensorOf<T>& x_in, std::int64_t dim, bool log_) {
   const char* op = log_ ? "log_softmax" : "softmax";
-  SINTER_CHECK(x_in.device().is_cpu(), op, ": this translation unit has no kernels for ", x_in.device(),
-               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  require_cpu(x_in.device(), op);
   const int d = normalize_dim(dim, x_in.dim(), op);
   const TensorOf<T> x = x_in.contiguous();
   const RowLayout L = row_layout(x.shape(), d);

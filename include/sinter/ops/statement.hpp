@@ -30,8 +30,7 @@ inline Device statement_device(const LeafHandles& leaves, const char* op) {
   for (auto* h : leaves)
     SINTER_CHECK((*h)->device() == d, op, ": expected all tensors to be on the same device, but found at least two "
                                          "devices, ", d, " and ", (*h)->device(), "; move one with .to(device)");
-  SINTER_CHECK(d.is_cpu(), op, ": this translation unit has no kernels for ", d,
-               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  require_cpu(d, op);
   return d;
 }
 

@@ -135,12 +135,10 @@ void nchw_to_gemm(const T* gout, T* gt, const Conv2dGeometry& g) {
   });
 }
 
-/// Uninitialised scratch memory from the caching allocator (freed back to it when the handle goes).
-inline std::shared_ptr<TensorImpl> scratch_of(std::int64_t n, DType dt) { return TensorImpl::empty({n}, dt, kCPU); }
-
 template <class T>
 class Conv2dBackward final : public Node {
-  static std::shared_ptr<TensorImpl> scratch(std::int64_t n) { return scratch_of(n, dtype_of<T>()); }
+  // Uninitialised scratch from the caching allocator, returned to it when the handle goes.
+  static std::shared_ptr<TensorImpl> scratch(std::int64_t n) { return TensorImpl::empty({n}, dtype_of<T>(), kCPU); }
 
  public:
   Conv2dBackward(Conv2dGeometry g, std::shared_ptr<TensorImpl> cols, std::shared_ptr<TensorImpl> w)
@@ -198,8 +196,8 @@ TensorOf<T> conv2d(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
                    std::array<std::int64_t, 2> dilation = {1, 1}, std::int64_t groups = 1) {
   sinter::detail::require_defined(input.impl().get(), "conv2d");
   sinter::detail::require_defined(weight.impl().get(), "conv2d");
-  SINTER_CHECK(input.device().is_cpu() && weight.device().is_cpu(), "conv2d: this translation unit has no kernels for ",
-               input.device(), "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  sinter::detail::require_cpu(input.device(), "conv2d");
+  sinter::detail::require_cpu(weight.device(), "conv2d");
   if (input.dim() == 3) return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
   SINTER_CHECK(input.dim() == 4, "conv2d: expected a 3-D or 4-D input (NCHW), but got shape ", input.shape());
   SINTER_CHECK(weight.dim() == 4, "conv2d: expected a 4-D weight [out_channels, in_channels/groups, kH, kW], got ",

@@ -94,8 +94,7 @@ TensorOf<T> class_loss(const TensorOf<T>& input, const TensorOf<std::int64_t>& t
                        bool logits, const char* op) {
   sinter::detail::require_defined(input.impl().get(), op);
   sinter::detail::require_defined(target.impl().get(), op);
-  SINTER_CHECK(input.device().is_cpu(), op, ": this translation unit has no kernels for ", input.device(),
-               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  sinter::detail::require_cpu(input.device(), op);
   if (input.dim() == 1) {  // one sample: [C] and a 0-d target
     SINTER_CHECK(target.dim() == 0, op, ": for an input of shape ", input.shape(), " the target must be 0-d, got ",
                  target.shape());

@@ -113,8 +113,7 @@ TensorOf<T> batch_norm(const TensorOf<T>& input, const TensorOf<T>& running_mean
     TensorOf<T> y = (input - rm) * rsqrt(rv + static_cast<T>(eps));
     return bias.defined() ? TensorOf<T>(y + bias.view(bs)) : y;
   }
-  SINTER_CHECK(input.device().is_cpu(), "batch_norm: this translation unit has no kernels for ", input.device(),
-               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  sinter::detail::require_cpu(input.device(), "batch_norm");
   const TensorOf<T> x = input.contiguous();
   detail::ChannelLayout L{x.size(0), C, x.numel() / std::max<std::int64_t>(x.size(0) * C, 1)};
   SINTER_CHECK(L.count() > 1, "batch_norm: expected more than 1 value per channel when training, got input of shape ",

@@ -167,8 +167,7 @@ class AvgPool2dBackward final : public Node {
 template <class T>
 std::pair<TensorOf<T>, PoolGeometry> pool_setup(const TensorOf<T>& input, const char* op) {
   sinter::detail::require_defined(input.impl().get(), op);
-  SINTER_CHECK(input.device().is_cpu(), op, ": this translation unit has no kernels for ", input.device(),
-               "; compile it with nvcc, include <sinter/cuda.hpp> and link sinter::cuda");
+  sinter::detail::require_cpu(input.device(), op);
   SINTER_CHECK(input.dim() == 3 || input.dim() == 4, op, ": expected a 3-D (CHW) or 4-D (NCHW) input, got shape ",
                input.shape());
   PoolGeometry g{};
@@ -185,6 +184,19 @@ TensorOf<T> pooled_output(const TensorOf<T>& x, const PoolGeometry& g) {
   s[s.size() - 2] = g.OH;
   s[s.size() - 1] = g.OW;
   return TensorOf<T>(TensorImpl::empty(s, dtype_of<T>(), kCPU));
+}
+
+/// Average pooling of x over the windows of g (fixed or adaptive), recording the backward when grad flows.
+template <class T>
+TensorOf<T> avg_pooled(const TensorOf<T>& x, const PoolGeometry& g) {
+  TensorOf<T> out = pooled_output(x, g);
+  avg_pool<T>(x.data(), out.data(), g, false, false);
+  if (is_grad_enabled() && x.requires_grad()) {
+    auto node = std::make_shared<AvgPool2dBackward<T>>(g);
+    node->inputs.push_back(x.impl());
+    out.impl()->grad_fn = std::move(node);
+  }
+  return out;
 }
 
 inline void fixed_windows(PoolGeometry& g, std::array<std::int64_t, 2> k, std::array<std::int64_t, 2> s,
@@ -238,14 +250,7 @@ TensorOf<T> avg_pool2d(const TensorOf<T>& input, std::array<std::int64_t, 2> ker
   auto [x, g] = detail::pool_setup(input, "avg_pool2d");
   detail::fixed_windows(g, kernel_size, stride.value_or(kernel_size), padding, ceil_mode, "avg_pool2d");
   g.count_include_pad = count_include_pad;
-  TensorOf<T> out = detail::pooled_output(x, g);
-  detail::avg_pool<T>(x.data(), out.data(), g, false, false);
-  if (is_grad_enabled() && x.requires_grad()) {
-    auto node = std::make_shared<detail::AvgPool2dBackward<T>>(g);
-    node->inputs.push_back(x.impl());
-    out.impl()->grad_fn = std::move(node);
-  }
-  return out;
+  return detail::avg_pooled(x, g);
 }
 
 /// Adaptive average pooling to output_size (torch::nn::functional::adaptive_avg_pool2d).
@@ -257,14 +262,7 @@ TensorOf<T> adaptive_avg_pool2d(const TensorOf<T>& input, std::array<std::int64_
   g.adaptive = true;
   g.OH = output_size[0];
   g.OW = output_size[1];
-  TensorOf<T> out = detail::pooled_output(x, g);
-  detail::avg_pool<T>(x.data(), out.data(), g, false, false);
-  if (is_grad_enabled() && x.requires_grad()) {
-    auto node = std::make_shared<detail::AvgPool2dBackward<T>>(g);
-    node->inputs.push_back(x.impl());
-    out.impl()->grad_fn = std::move(node);
-  }
-  return out;
+  return detail::avg_pooled(x, g);
 }
 
 }  // namespace sinter::nn::functional
