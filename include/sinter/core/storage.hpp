@@ -27,17 +27,13 @@ struct MemoryStats {
 
 namespace detail {
 
-/// Host allocator that keeps freed blocks by size class, so a training loop stops paying for fresh pages
-/// (glibc returns large blocks to the OS, and faulting 64 MiB back in costs more than the kernel that fills it).
-class CpuCachingAllocator {
+/// An allocator that keeps freed blocks by size class, so a training loop stops paying for fresh memory: glibc
+/// returns large host blocks to the OS (faulting 64 MiB back in costs more than the kernel that fills it), and
+/// cudaMalloc/cudaFree synchronise the device. Memory supplies raw blocks: allocate(bytes) (null when out of
+/// memory) and release(p). Freed blocks are reused at once: every kernel of a device runs on one stream, in order.
+template <class Memory>
+class CachingAllocator {
  public:
-  static CpuCachingAllocator& instance() {
-    // Never destroyed, so tensors that outlive main (statics, other threads) can still give blocks back. Held by a
-    // static pointer, the cached blocks stay reachable and leak checkers do not report them.
-    static CpuCachingAllocator* a = new CpuCachingAllocator;
-    return *a;
-  }
-
   void* allocate(std::size_t bytes) {
     const std::size_t cls = size_class(bytes);
     {
@@ -51,10 +47,10 @@ class CpuCachingAllocator {
         return p;
       }
     }
-    void* p = std::aligned_alloc(kAlignment, cls);
+    void* p = Memory::allocate(cls);
     if (!p) {
       empty_cache();
-      p = std::aligned_alloc(kAlignment, cls);
+      p = Memory::allocate(cls);
     }
     if (!p) throw std::bad_alloc();
     std::lock_guard<std::mutex> lock(mu_);
@@ -67,7 +63,7 @@ class CpuCachingAllocator {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.live_bytes -= cls;
     if (stats_.cached_bytes + cls > cache_limit_) {
-      std::free(p);
+      Memory::release(p);
       return;
     }
     free_[cls].push_back(p);
@@ -77,7 +73,7 @@ class CpuCachingAllocator {
   void empty_cache() noexcept {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [cls, blocks] : free_)
-      for (void* p : blocks) std::free(p);
+      for (void* p : blocks) Memory::release(p);
     free_.clear();
     stats_.cached_bytes = 0;
   }
@@ -87,8 +83,8 @@ class CpuCachingAllocator {
     return stats_;
   }
 
-  /// Rounds up to 64 bytes below 1 MiB, then to a quarter of the next power of two, so reuse is likely
-  /// and waste stays under 25%.
+  /// Rounds up to 64 bytes below 1 MiB, then to an eighth of the next power of two, so reuse is likely
+  /// and waste stays under 12.5%.
   static std::size_t size_class(std::size_t bytes) noexcept {
     if (bytes == 0) bytes = 1;
     if (bytes <= (std::size_t{1} << 20)) return (bytes + 63) & ~std::size_t{63};
@@ -110,6 +106,21 @@ class CpuCachingAllocator {
   std::size_t cache_limit_ = std::size_t{8} << 30;
 };
 
+/// 64-byte aligned host memory.
+struct HostMemory {
+  static void* allocate(std::size_t bytes) noexcept { return std::aligned_alloc(kAlignment, bytes); }
+  static void release(void* p) noexcept { std::free(p); }
+};
+
+using CpuCachingAllocator = CachingAllocator<HostMemory>;
+
+/// The host allocator. Never destroyed, so tensors that outlive main (statics, other threads) can still give blocks
+/// back; held by a static pointer, its cached blocks stay reachable and leak checkers do not report them.
+inline CpuCachingAllocator& cpu_allocator() {
+  static CpuCachingAllocator* a = new CpuCachingAllocator;
+  return *a;
+}
+
 }  // namespace detail
 
 /// A buffer of bytes on one device. Tensors share it through shared_ptr; views share it with their base.
@@ -128,9 +139,9 @@ class Storage {
   /// New host storage of `bytes`; counted as one allocation.
   static std::shared_ptr<Storage> allocate_cpu(std::size_t bytes) {
     detail::count_allocation(kCPU, bytes);
-    void* p = detail::CpuCachingAllocator::instance().allocate(bytes);
+    void* p = detail::cpu_allocator().allocate(bytes);
     return std::make_shared<Storage>(p, bytes, kCPU, [](void* q, std::size_t n) {
-      detail::CpuCachingAllocator::instance().deallocate(q, n);
+      detail::cpu_allocator().deallocate(q, n);
     });
   }
 
@@ -150,8 +161,8 @@ class Storage {
 };
 
 /// Host allocator statistics (live, cached and peak bytes).
-inline MemoryStats cpu_memory_stats() { return detail::CpuCachingAllocator::instance().stats(); }
+inline MemoryStats cpu_memory_stats() { return detail::cpu_allocator().stats(); }
 /// Returns the host allocator's cached blocks to the system.
-inline void cpu_empty_cache() { detail::CpuCachingAllocator::instance().empty_cache(); }
+inline void cpu_empty_cache() { detail::cpu_allocator().empty_cache(); }
 
 }  // namespace sinter

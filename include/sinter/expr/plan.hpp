@@ -256,6 +256,16 @@ struct ExtremeSeed {
   }
 };
 
+/// One gradient destination of a backward pass: a buffer with the input's shape, seen through the iteration space.
+template <class T>
+struct GradDestination {
+  T* data = nullptr;         // null: this input needs no gradient
+  OperandGeometry geo;       // zero strides where the input was broadcast
+  std::int64_t size = 0;     // elements of the buffer
+  bool accumulate = false;   // add to the buffer rather than overwrite it
+  bool folded = false;       // broadcast over some dim: contributions are summed
+};
+
 /// How a reduction combines values.
 enum class ReduceKind { Sum, Max, Min };
 

@@ -51,7 +51,7 @@ std::shared_ptr<TensorImpl> fold(const E& e, const LeafHandles& leaves, const Sh
   const expr::IterationSpace space(shape, st);
   expr::PlanBuilder b(space);
   const auto plan = e.plan(b);
-  cpu::reduce<K, T>(space, plan, b.extra(0), static_cast<T*>(out->data()), out->numel());
+  launch_reduce<K, T>(dev, space, plan, b.extra(0), static_cast<T*>(out->data()), out->numel());
   return out;
 }
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <sinter/backend/cpu/elementwise.hpp>
+#include <sinter/backend/dispatch.hpp>
 #include <sinter/core/factory.hpp>
 #include <sinter/expr/functions.hpp>
 
@@ -30,7 +30,6 @@ inline Device statement_device(const LeafHandles& leaves, const char* op) {
   for (auto* h : leaves)
     SINTER_CHECK((*h)->device() == d, op, ": expected all tensors to be on the same device, but found at least two "
                                          "devices, ", d, " and ", (*h)->device(), "; move one with .to(device)");
-  require_cpu(d, op);
   return d;
 }
 
@@ -60,7 +59,7 @@ inline std::vector<Shape> leaf_strides(const LeafHandles& leaves, const Shape& s
   return st;
 }
 
-/// dst (+)= e on the CPU, dst already of e's broadcast shape.
+/// dst (+)= e, dst already of e's broadcast shape, on dst's device.
 template <class T, class E>
 void run_forward(const E& e, const LeafHandles& leaves, const TensorImpl& dst, bool add) {
   auto st = leaf_strides(leaves, dst.shape);
@@ -68,7 +67,7 @@ void run_forward(const E& e, const LeafHandles& leaves, const TensorImpl& dst, b
   const expr::IterationSpace space(dst.shape, st);
   expr::PlanBuilder b(space);
   const auto plan = e.plan(b);
-  cpu::forward<T>(space, plan, b.extra(0), static_cast<T*>(dst.data()), add);
+  launch_forward<T>(dst.device(), space, plan, b.extra(0), static_cast<T*>(dst.data()), add);
 }
 
 /// Runs the fused backward of `e` over `shape`: seed operands come after the leaves, then one destination per input.
@@ -92,7 +91,7 @@ void run_fused_backward(const E& e, const Shape& shape, const std::vector<const 
     seed_plans.push_back(expr::LeafPlan<T>{p, p, b.extra(static_cast<int>(k))});
   }
   const auto seed = make_seed(seed_plans);
-  std::vector<cpu::GradDestination<T>> dests(inputs.size());
+  std::vector<expr::GradDestination<T>> dests(inputs.size());
   const int first_target = static_cast<int>(seed_operands.size());
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     auto& t = targets[k];
@@ -105,7 +104,7 @@ void run_fused_backward(const E& e, const Shape& shape, const std::vector<const 
     d.folded = numel_of(inputs[k]->shape) != numel_of(shape);
     t.buffer->storage->bump_version();
   }
-  cpu::backward<T>(space, plan, seed, b.slot_of_leaf(), dests);
+  launch_backward<T>((*leaves[0])->device(), space, plan, seed, b.slot_of_leaf(), dests);
 }
 
 /// "LeakyReluBackward" for an expression whose root op is leaky_relu; computed once per expression type.

@@ -181,15 +181,7 @@ void reduce(const IterationSpace& space, const Plan& plan0, const OperandGeometr
   writer.combine_into(out, false, nt);
 }
 
-/// One gradient destination of a backward pass: a buffer with the input's shape, seen through the iteration space.
-template <class T>
-struct GradDestination {
-  T* data = nullptr;         // null: this input needs no gradient
-  OperandGeometry geo;       // zero strides where the input was broadcast
-  std::int64_t size = 0;     // elements of the buffer
-  bool accumulate = false;   // add to the buffer rather than overwrite it
-  bool folded = false;       // broadcast over some dim: contributions are summed
-};
+using expr::GradDestination;
 
 /// Recomputes the statement per element, sweeps the adjoint from the root to every leaf, and writes each input's
 /// gradient (leaves that read the same input are summed in registers). One kernel; an input that was broadcast

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: Apache-2.0
+// The device backend. CI compiles this file with g++ for Thrust's OpenMP system, so every statement below runs
+// through the Thrust evaluator, the device allocator and the transfer hooks that nvcc builds for CUDA; nvcc builds
+// it too (test_thrust_cuda.cu), and that binary runs where a GPU is present. Each result is checked against the CPU
+// backend (float 1e-5 relative, double 1e-12), with the same kernel counts.
+#include <sinter/cuda.hpp>
+
+#include <support/reference.hpp>
+
+namespace st = sinter;
+
+namespace plain_tu {  // tests/backend/plain_tu.cpp, compiled without device kernels
+st::Tensor shared_statement(const st::Tensor& a, const st::Tensor& x, const st::Tensor& b);
+st::Tensor unique_statement(const st::Tensor& x);
+}  // namespace plain_tu
+
+namespace {
+
+template <class T>
+double tolerance() {
+  return std::is_same_v<T, float> ? 1e-5 : 1e-12;
+}
+
+/// Same shape and values within the tolerance of T, relative to the largest magnitude of the reference.
+template <class T>
+void check_same(const st::TensorOf<T>& cpu, const st::TensorOf<T>& dev) {
+  REQUIRE(dev.device() == st::kCUDA);
+  REQUIRE(cpu.shape() == dev.shape());
+  const auto want = cpu.to_vector(), have = dev.to_vector();
+  double scale = 1;
+  for (T v : want) scale = std::max(scale, std::fabs(double(v)));
+  std::size_t bad = 0, first = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const bool ok = std::isnan(double(want[i])) ? std::isnan(double(have[i]))
+                                                 : std::fabs(double(have[i]) - double(want[i])) <= tolerance<T>() * scale;
+    if (!ok && bad++ == 0) first = i;
+  }
+  INFO(bad << " of " << want.size() << " elements differ; the first, element " << first << ": cpu "
+            << (want.empty() ? 0 : want[first]) << ", device " << (have.empty() ? 0 : have[first]));
+  CHECK(bad == 0);
+}
+
+/// Kernels and allocations of f() on the calling thread.
+template <class F>
+std::pair<std::size_t, std::size_t> counts(F&& f) {
+  st::reset_counters();
+  f();
+  return {st::counters().kernels, st::counters().allocations};
+}
+
+}  // namespace
+
+TEST_CASE("the device backend names its system", "[backend][thrust]") {
+  CHECK(st::cuda::is_available());
+#if SINTER_THRUST_CUDA
+  CHECK(std::string(st::cuda::backend_name()) == "CUDA");
+#else
+  CHECK(st::cuda::device_count() == 1);
+  CHECK(std::string(st::cuda::backend_name()).find("OpenMP") != std::string::npos);
+#endif
+}
+
+TEST_CASE("a file without device kernels runs the statements other files compiled", "[backend][thrust][table]") {
+  st::manual_seed(8);
+  const st::Tensor a = st::randn({100}), x = st::randn({100}), b = st::randn({100});
+  const st::Tensor ad = a.to(st::kCUDA), xd = x.to(st::kCUDA), bd = b.to(st::kCUDA);
+  const st::Tensor here = st::sigmoid(ad * xd + bd) * st::tanh(xd);  // instantiates the kernels in this file
+  st::reset_counters();
+  const st::Tensor there = plain_tu::shared_statement(ad, xd, bd);
+  CHECK(st::counters(st::kCUDA).kernels == 1);
+  CHECK(there.to_vector() == here.to_vector());
+  // The plain file's own statement has no device kernel anywhere: the error says which file to compile how.
+  REQUIRE_THROWS_WITH(plain_tu::unique_statement(xd),
+                      Catch::Contains("sinter: expression: no translation unit of this program compiled this "
+                                      "statement for cuda:0") &&
+                          Catch::Contains("nvcc") && Catch::Contains("sinter::cuda"));
+  // On the CPU it runs as usual.
+  CHECK(plain_tu::unique_statement(x).numel() == 100);
+}
+
+TEST_CASE("tensors move to the device and back unchanged", "[backend][thrust][transfer]") {
+  st::manual_seed(3);
+  const st::Tensor x = st::randn({3, 4, 5});
+  st::reset_counters();
+  const st::Tensor d = x.to(st::kCUDA);
+  CHECK(st::counters(st::kCUDA).kernels == 1);  // one transfer
+  CHECK(st::counters(st::kCUDA).allocations == 1);
+  CHECK(d.device() == st::kCUDA);
+  CHECK(d.to(st::kCPU).to_vector() == x.to_vector());
+  CHECK(d.to_vector() == x.to_vector());
+  CHECK(d[1][2][3].item() == x[1][2][3].item());
+
+  // Views move through a contiguous staging copy: a transpose and a slice.
+  const st::Tensor t = x.transpose(0, 2).to(st::kCUDA);
+  CHECK(t.to_vector() == x.transpose(0, 2).contiguous().to_vector());
+  const st::Tensor s = d.slice(1, 1, 3).to(st::kCPU);
+  CHECK(s.to_vector() == x.slice(1, 1, 3).contiguous().to_vector());
+
+  // Factories and fills on the device; int64 and double too.
+  CHECK(st::zeros({4}, st::kCUDA).to_vector() == std::vector<float>(4, 0.f));
+  CHECK(st::full({2, 2}, 2.5f, st::kCUDA).to_vector() == std::vector<float>(4, 2.5f));
+  CHECK(st::arange<double>(5, st::kCUDA).to_vector() == std::vector<double>{0, 1, 2, 3, 4});
+  const auto idx = st::from_vector<std::int64_t>({4, 1, 7}).to(st::kCUDA);
+  CHECK(idx.to_vector() == std::vector<std::int64_t>{4, 1, 7});
+  CHECK(d.to<double>().to_vector() == x.to<double>().to_vector());
+
+  // Printing reads through the host.
+  std::ostringstream os;
+  os << st::ones({2}, st::kCUDA);
+  CHECK(os.str().find("1") != std::string::npos);
+}
+
+TEST_CASE("the fusion contract holds on the device with the CPU's counts", "[backend][thrust][fusion]") {
+  st::manual_seed(4);
+  const std::int64_t n = 10000;
+  st::Tensor xc = st::randn({n}).requires_grad_(), ac = st::randn({n}).requires_grad_(),
+             bc = st::randn({n}).requires_grad_();
+  st::Tensor xd = xc.detach().to(st::kCUDA).requires_grad_(), ad = ac.detach().to(st::kCUDA).requires_grad_(),
+             bd = bc.detach().to(st::kCUDA).requires_grad_();
+  st::Tensor yc, yd;
+  const auto fc = counts([&] { yc = st::sigmoid(ac * xc + bc) * st::tanh(xc); });
+  const auto fd = counts([&] { yd = st::sigmoid(ad * xd + bd) * st::tanh(xd); });
+  CHECK(fd == std::pair<std::size_t, std::size_t>{1, 1});
+  CHECK(fd == fc);
+  CHECK(st::counters(st::kCPU).kernels == 0);
+  check_same(yc, yd);
+  CHECK(yd.grad_fn_name() == "MulBackward");
+
+  const st::Tensor gc = st::randn({n}), gd = gc.to(st::kCUDA);
+  const auto bwc = counts([&] { yc.backward(gc, true); });
+  const auto bwd = counts([&] { yd.backward(gd, true); });
+  CHECK(bwd.first == 1);  // one kernel writes x.grad, a.grad and b.grad
+  CHECK(bwd == bwc);
+  check_same(xc.grad(), xd.grad());
+  check_same(ac.grad(), ad.grad());
+  check_same(bc.grad(), bd.grad());
+  CHECK(xd.grad().device() == st::kCUDA);
+
+  // A second backward accumulates, in the same single kernel.
+  const auto acc = counts([&] { yd.backward(gd); });
+  CHECK(acc == std::pair<std::size_t, std::size_t>{1, 0});
+  yc.backward(gc);
+  check_same(xc.grad(), xd.grad());
+}
+
+TEMPLATE_TEST_CASE("every element-wise op agrees with the CPU, forward and backward", "[backend][thrust][ops]", float,
+                   double) {
+  using T = TestType;
+  using Tn = st::TensorOf<T>;
+  st::manual_seed(5);
+  // Operands of ranks 0 to 3 that broadcast together, one of them a transposed (non-contiguous) view, one positive.
+  const Tn a0 = st::randn<T>({4, 3, 5}), b0 = st::randn<T>({5, 3}).transpose(0, 1), c0 = st::randn<T>({4, 1, 1}),
+           p0 = st::rand<T>({3, 5}) + T(0.5);
+  const auto cuda = [](const Tn& t) { return t.to(st::kCUDA); };
+  auto run = [&](auto f) {
+    Tn a = a0.clone().requires_grad_(), b = b0.transpose(0, 1).clone().transpose(0, 1).requires_grad_(),
+       c = c0.clone().requires_grad_(),
+       p = p0.clone().requires_grad_();
+    Tn ad = cuda(a0).requires_grad_(), cd = cuda(c0).requires_grad_(), pd = cuda(p0).requires_grad_();
+    // The same non-contiguous view on the device: a transposed leaf.
+    Tn bd = cuda(b0.transpose(0, 1).contiguous()).transpose(0, 1).requires_grad_();
+    REQUIRE(!bd.is_contiguous());
+    const Tn yc = f(a, b, c, p), yd = f(ad, bd, cd, pd);
+    check_same(yc, yd);
+    const Tn g = st::randn<T>(yc.shape());
+    yc.backward(g);
+    yd.backward(cuda(g));
+    check_same(a.grad(), ad.grad());
+    check_same(b.grad(), bd.grad());
+    check_same(c.grad(), cd.grad());
+    check_same(p.grad(), pd.grad());
+  };
+  SECTION("arithmetic, broadcasting and a leaf used three times") {
+    run([](const Tn& a, const Tn& b, const Tn& c, const Tn& p) -> Tn {
+      return (a * b - c / p + T(2)) * a - a / (p + T(1)) + (-c);
+    });
+  }
+  SECTION("exp log log1p sqrt rsqrt abs pow") {
+    run([](const Tn& a, const Tn& b, const Tn& c, const Tn& p) -> Tn {
+      return st::exp(a * T(0.3)) + st::log(p) * b + st::log1p(p) * c + st::sqrt(p) + st::rsqrt(p) * a +
+             st::abs(b) + st::pow(p, c) + st::pow(p, T(1.5));
+    });
+  }
+  SECTION("sin cos tanh sigmoid and the activations") {
+    run([](const Tn& a, const Tn& b, const Tn& c, const Tn& p) -> Tn {
+      return st::sin(a) * st::cos(b) + st::tanh(c) + st::sigmoid(a * b) + st::relu(a) + st::leaky_relu(b, T(0.1)) +
+             st::elu(c) + st::gelu(a) + st::gelu_tanh(b) + st::silu(c) + st::softplus(a) * p;
+    });
+  }
+  SECTION("clamp minimum maximum where and comparisons") {
+    run([](const Tn& a, const Tn& b, const Tn& c, const Tn& p) -> Tn {
+      return st::clamp(a, T(-0.5), T(0.5)) + st::minimum(a, b) * st::maximum(c, p) +
+             st::where(a > b, a * c, b * p) + st::where(c <= T(0), T(1), p);
+    });
+  }
+}
+
+TEMPLATE_TEST_CASE("reductions agree with the CPU along every path of the device evaluator", "[backend][thrust][reduce]",
+                   float, double) {
+  using T = TestType;
+  using Tn = st::TensorOf<T>;
+  st::manual_seed(6);
+  // [8, 3000, 40]: dim 2 folds 40 into 24000 outputs and dim 1 folds 3000 into 320 (a loop per output each), dim 0
+  // folds 8 into 120000; all dims fold 960000 into one and dims 0 and 1 fold 24000 into 40 (chunks, then partials).
+  const Tn x0 = st::randn<T>({8, 3000, 40});
+  const auto check = [&](auto f) {
+    Tn xc = x0.clone().requires_grad_(), xd = x0.to(st::kCUDA).requires_grad_();
+    Tn yc, yd;
+    const auto kc = counts([&] { yc = f(xc); });
+    const auto kd = counts([&] { yd = f(xd); });
+    CHECK(kc == kd);
+    check_same(yc, yd);
+    const Tn g = st::randn<T>(yc.shape());
+    yc.backward(g);
+    yd.backward(g.to(st::kCUDA));
+    check_same(xc.grad(), xd.grad());
+  };
+  check([](const Tn& x) { return st::sum(x * x); });
+  check([](const Tn& x) { return st::mean(st::exp(x * T(0.1))); });
+  check([](const Tn& x) { return st::sum(x, {2}); });
+  check([](const Tn& x) { return st::sum(st::sigmoid(x), {1}, true); });
+  check([](const Tn& x) { return st::mean(x, {0}); });
+  check([](const Tn& x) { return st::sum(x, {0, 2}); });
+  check([](const Tn& x) { return st::sum(x * T(2), {0, 1}); });
+  check([](const Tn& x) { return st::amax(x, {2}); });
+  check([](const Tn& x) { return st::amin(x, {1}); });
+  check([](const Tn& x) { return st::amax(x); });
+  check([](const Tn& x) { return st::logsumexp(x, {2}); });
+  check([](const Tn& x) { return st::logsumexp(x * T(100), {1}, true); });
+
+  // Ties share the gradient, as on the CPU.
+  Tn tc = st::from_vector<T>({1, 3, 3, 2}).requires_grad_(), td = tc.detach().to(st::kCUDA).requires_grad_();
+  st::amax(tc).backward();
+  st::amax(td).backward();
+  check_same(tc.grad(), td.grad());
+  CHECK(td.grad().to_vector() == std::vector<T>{0, 0.5, 0.5, 0});
+}
+
+TEST_CASE("in-place statements, copies and conversions on the device", "[backend][thrust][inplace]") {
+  st::manual_seed(7);
+  st::Tensor xc = st::randn({6, 7}), xd = xc.to(st::kCUDA);
+  const st::Tensor bc = st::randn({7}), bd = bc.to(st::kCUDA);
+  const auto kc = counts([&] { xc += bc * 2.f; });
+  const auto kd = counts([&] { xd += bd * 2.f; });
+  CHECK(kd == std::pair<std::size_t, std::size_t>{1, 0});
+  CHECK(kc == kd);
+  check_same(xc, xd);
+
+  // Overlapping memory goes through a temporary, as on the CPU.
+  xc.copy_(xc.transpose(0, 1).transpose(0, 1) * 0.5f);
+  xd.copy_(xd.transpose(0, 1).transpose(0, 1) * 0.5f);
+  check_same(xc, xd);
+
+  // copy_ from the host into a device slice, with broadcasting.
+  st::Tensor z = st::zeros({3, 4}, st::kCUDA);
+  z.slice(0, 1, 2).copy_(st::from_vector<float>({1, 2, 3, 4}));
+  CHECK(z.to_vector() == std::vector<float>{0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0});
+
+  // float <-> double on the device keeps the gradient.
+  st::Tensor w = st::randn({5}).to(st::kCUDA).requires_grad_();
+  st::TensorOf<double> wd = w.to<double>();
+  CHECK(wd.device() == st::kCUDA);
+  st::sum(wd * wd).backward();
+  const auto wv = w.to_vector(), gv = w.grad().to_vector();
+  for (std::size_t i = 0; i < wv.size(); ++i) CHECK(gv[i] == Approx(2 * wv[i]));
+}
+
+TEST_CASE("mixing devices in a statement names both devices and the fix", "[backend][thrust][errors]") {
+  const st::Tensor a = st::ones({3}), b = st::ones({3}, st::kCUDA);
+  REQUIRE_THROWS_WITH(st::Tensor(a + b), Catch::Contains("sinter:") && Catch::Contains("cpu") &&
+                                             Catch::Contains("cuda:0") && Catch::Contains(".to(device)"));
+  st::Tensor c = st::zeros({3});
+  REQUIRE_THROWS_WITH(c.copy_(b * 2.f), Catch::Contains("cuda:0") && Catch::Contains("cpu"));
+  REQUIRE_THROWS_WITH(st::ones({2}, st::Device{st::DeviceType::CUDA, 1}), Catch::Contains("cuda:1"));
+}
+
+TEST_CASE("the device allocator caches blocks and reports its bytes", "[backend][thrust][memory]") {
+  st::cuda::empty_cache();
+  const auto before = st::cuda::memory_stats();
+  {
+    const st::Tensor t = st::empty({1000}, st::kCUDA);
+    CHECK(st::cuda::memory_stats().live_bytes == before.live_bytes + 4032);  // 4000 bytes in a 64-byte class
+  }
+  CHECK(st::cuda::memory_stats().live_bytes == before.live_bytes);
+  CHECK(st::cuda::memory_stats().cached_bytes == 4032);
+  st::reset_counters();
+  const st::Tensor again = st::empty({1000}, st::kCUDA);  // reuses the cached block
+  CHECK(st::cuda::memory_stats().cached_bytes == 0);
+  CHECK(st::counters(st::kCUDA).allocations == 1);
+  st::cuda::empty_cache();
+}
