@@ -4,6 +4,8 @@
 // it too (test_thrust_cuda.cu), and that binary runs where a GPU is present. Each result is checked against the CPU
 // backend (float 1e-5 relative, double 1e-12), with the same kernel counts.
 #include <sinter/cuda.hpp>
+#include <sinter/nn.hpp>
+#include <sinter/optim.hpp>
 
 #include <support/reference.hpp>
 
@@ -288,4 +290,160 @@ TEST_CASE("the device allocator caches blocks and reports its bytes", "[backend]
   CHECK(st::cuda::memory_stats().cached_bytes == 0);
   CHECK(st::counters(st::kCUDA).allocations == 1);
   st::cuda::empty_cache();
+}
+
+TEMPLATE_TEST_CASE("matmul agrees with the CPU in every case, forward and backward", "[backend][thrust][matmul]", float,
+                   double) {
+  using T = TestType;
+  using Tn = st::TensorOf<T>;
+  st::manual_seed(9);
+  const auto check = [](const Tn& a0, const Tn& b0) {
+    INFO("shapes " << a0.shape() << " and " << b0.shape());
+    Tn a = a0.detach().requires_grad_(), b = b0.detach().requires_grad_();
+    Tn ad = a0.detach().to(st::kCUDA).requires_grad_(), bd = b0.detach().to(st::kCUDA).requires_grad_();
+    Tn yc, yd;
+    const auto kc = counts([&] { yc = st::matmul(a, b); });
+    const auto kd = counts([&] { yd = st::matmul(ad, bd); });
+    CHECK(kc == kd);
+    check_same(yc, yd);
+    const Tn g = st::randn<T>(yc.shape());
+    st::sum(yc * g).backward();
+    st::sum(yd * g.to(st::kCUDA)).backward();
+    check_same(a.grad(), ad.grad());
+    check_same(b.grad(), bd.grad());
+  };
+  check(st::randn<T>({7}), st::randn<T>({7}));                   // dot
+  check(st::randn<T>({5, 7}), st::randn<T>({7}));                // matrix . vector
+  check(st::randn<T>({7}), st::randn<T>({7, 4}));                // vector . matrix
+  check(st::randn<T>({5, 7}), st::randn<T>({7, 4}));             // matrix . matrix
+  check(st::randn<T>({3, 5, 7}), st::randn<T>({7, 4}));          // batched . matrix (gradient folded over the batch)
+  check(st::randn<T>({2, 1, 5, 7}), st::randn<T>({3, 7, 4}));    // broadcast batch dims
+  check(st::randn<T>({7, 5}).transpose(0, 1), st::randn<T>({4, 7}).transpose(0, 1));  // transposed operands
+  check(st::randn<T>({5, 7, 2}).slice(2, 0, 1).squeeze(2), st::randn<T>({7, 4}));     // no unit stride
+}
+
+TEST_CASE("an MLP trains on the device exactly as on the CPU", "[backend][thrust][nn]") {
+  namespace nn = st::nn;
+  st::manual_seed(10);
+  auto make = [] {
+    st::manual_seed(11);
+    return nn::Sequential(nn::Linear(20, 32), nn::ReLU(), nn::Linear(32, 8), nn::Tanh(), nn::Linear(8, 3));
+  };
+  auto cpu_model = make(), dev_model = make();
+  dev_model.to(st::kCUDA);
+  for (auto& p : dev_model.parameters()) CHECK(p.device() == st::kCUDA);
+  const st::Tensor x = st::randn({16, 20}), y = st::randn({16, 3});
+  const st::Tensor xd = x.to(st::kCUDA), yd = y.to(st::kCUDA);
+  st::optim::SGD opt_c(cpu_model.parameters(), st::optim::SGDOptions(0.05).momentum(0.9));
+  st::optim::SGD opt_d(dev_model.parameters(), st::optim::SGDOptions(0.05).momentum(0.9));
+  for (int step = 0; step < 5; ++step) {
+    opt_c.zero_grad();
+    opt_d.zero_grad();
+    st::Tensor lc = nn::F::mse_loss(cpu_model.forward(x), y), ld = nn::F::mse_loss(dev_model.forward(xd), yd);
+    lc.backward();
+    ld.backward();
+    check_same(lc, ld);
+    opt_c.step();
+    opt_d.step();
+  }
+  const auto pc = cpu_model.parameters(), pd = dev_model.parameters();
+  for (std::size_t i = 0; i < pc.size(); ++i) check_same(pc[i], pd[i]);
+}
+
+TEMPLATE_TEST_CASE("softmax and log_softmax agree with the CPU along every dim", "[backend][thrust][softmax]", float,
+                   double) {
+  using T = TestType;
+  using Tn = st::TensorOf<T>;
+  st::manual_seed(12);
+  Tn x0 = st::randn<T>({4, 5, 6}) * T(3);
+  for (std::int64_t dim = -1; dim < 3; ++dim)
+    for (bool log_ : {false, true}) {
+      INFO("dim " << dim << (log_ ? " log_softmax" : " softmax"));
+      Tn xc = x0.clone().requires_grad_(), xd = x0.to(st::kCUDA).requires_grad_();
+      Tn yc, yd;
+      const auto kc = counts([&] { yc = log_ ? st::log_softmax(xc, dim) : st::softmax(xc, dim); });
+      const auto kd = counts([&] { yd = log_ ? st::log_softmax(xd, dim) : st::softmax(xd, dim); });
+      CHECK(kd.first == 1);
+      CHECK(kc == kd);
+      check_same(yc, yd);
+      const Tn g = st::randn<T>(yc.shape());
+      yc.backward(g);
+      const auto kb = counts([&] { yd.backward(g.to(st::kCUDA)); });
+      CHECK(kb.first == 2);  // the transfer of g, then one backward kernel
+      check_same(xc.grad(), xd.grad());
+    }
+  // An all -inf row: NaN for softmax, -inf for log_softmax, as on the CPU.
+  const Tn m = st::full<T>({1, 3}, -std::numeric_limits<T>::infinity());
+  check_same(st::softmax(m, 1), st::softmax(m.to(st::kCUDA), 1));
+  check_same(st::log_softmax(m, 1), st::log_softmax(m.to(st::kCUDA), 1));
+}
+
+TEMPLATE_TEST_CASE("cross_entropy and nll_loss agree with the CPU in one kernel each way", "[backend][thrust][loss]",
+                   float, double) {
+  using T = TestType;
+  using Tn = st::TensorOf<T>;
+  namespace F = st::nn::F;
+  st::manual_seed(13);
+  const Tn x0 = st::randn<T>({9, 5}) * T(2);
+  const auto t0 = st::from_vector<std::int64_t>({0, 4, 2, 2, -100, 1, 3, 0, 4});
+  const auto td = t0.to(st::kCUDA);
+  const auto check = [&](auto loss) {
+    Tn xc = x0.clone().requires_grad_(), xd = x0.to(st::kCUDA).requires_grad_();
+    Tn lc, ld;
+    const auto kc = counts([&] { lc = loss(xc, t0); });
+    const auto kd = counts([&] { ld = loss(xd, td); });
+    CHECK(kd.first == 1);
+    CHECK(kc.first == kd.first);
+    check_same(lc, ld);
+    const Tn g = st::randn<T>(lc.shape()), gd = g.to(st::kCUDA);
+    lc.backward(g);
+    const auto kb = counts([&] { ld.backward(gd); });
+    CHECK(kb.first == 1);
+    check_same(xc.grad(), xd.grad());
+  };
+  using O = F::CrossEntropyOptions;
+  check([](const Tn& x, const st::LongTensor& t) { return F::cross_entropy(x, t); });
+  check([](const Tn& x, const st::LongTensor& t) {
+    return F::cross_entropy(x, t, O().reduction(st::nn::Reduction::Sum).label_smoothing(0.1));
+  });
+  check([](const Tn& x, const st::LongTensor& t) {
+    return F::cross_entropy(x, t, O().reduction(st::nn::Reduction::None));
+  });
+  check([](const Tn& x, const st::LongTensor& t) { return F::nll_loss(x, t); });  // x read as log-probabilities
+  // Errors read as on the CPU: a bad class index names it, and a target left on the host is named.
+  const auto bad = st::from_vector<std::int64_t>({0, 7, 1}).to(st::kCUDA);
+  REQUIRE_THROWS_WITH(F::cross_entropy(x0.slice(0, 0, 3).to(st::kCUDA), bad),
+                      Catch::Contains("target 7 at row 1 is out of bounds for 5 classes"));
+  REQUIRE_THROWS_WITH(F::cross_entropy(x0.to(st::kCUDA), t0), Catch::Contains("the target is on cpu"));
+}
+
+TEST_CASE("every optimiser steps on the device as on the CPU", "[backend][thrust][optim]") {
+  namespace optim = st::optim;
+  const auto run = [](auto make_opt) {
+    st::manual_seed(14);
+    const st::Tensor w0 = st::randn({40, 30}), x = st::randn({8, 40});
+    st::Tensor wc = w0.clone().requires_grad_(), wd = w0.to(st::kCUDA).requires_grad_();
+    const st::Tensor xd = x.to(st::kCUDA);
+    auto oc = make_opt(std::vector<st::Tensor>{wc});
+    auto od = make_opt(std::vector<st::Tensor>{wd});
+    for (int step = 0; step < 4; ++step) {
+      oc.zero_grad();
+      od.zero_grad();
+      st::sum(st::tanh(st::matmul(x, wc))).backward();
+      st::sum(st::tanh(st::matmul(xd, wd))).backward();
+      const auto kc = counts([&] { oc.step(); });
+      const auto kd = counts([&] { od.step(); });
+      CHECK(kc == kd);
+      if (step > 0) CHECK(kd.first == 1);  // one kernel per parameter tensor once the state exists
+    }
+    check_same(wc.detach(), wd.detach());
+  };
+  run([](std::vector<st::Tensor> p) { return optim::SGD(p, optim::SGDOptions(0.1).momentum(0.9).nesterov(true)); });
+  run([](std::vector<st::Tensor> p) { return optim::SGD(p, optim::SGDOptions(0.1).weight_decay(0.01)); });
+  run([](std::vector<st::Tensor> p) { return optim::Adam(p, optim::AdamOptions(0.01).amsgrad(true)); });
+  run([](std::vector<st::Tensor> p) { return optim::AdamW(p, optim::AdamWOptions(0.01)); });
+  run([](std::vector<st::Tensor> p) {
+    return optim::RMSprop(p, optim::RMSpropOptions(0.01).momentum(0.5).centered(true));
+  });
+  run([](std::vector<st::Tensor> p) { return optim::Adagrad(p, optim::AdagradOptions(0.1).lr_decay(0.01)); });
 }

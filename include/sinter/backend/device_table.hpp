@@ -45,6 +45,23 @@ struct DeviceBackward {
   inline static Fn fn = nullptr;
 };
 
+/// f(i) for every i in [0, n): the hand-written kernels (optimiser updates, losses, pooling) as functors.
+template <class F>
+struct DeviceForEach {
+  using Fn = void (*)(Device, std::int64_t, const F&, const char*);
+  inline static Fn fn = nullptr;
+};
+
+/// C (+)= A . B for one M x N x K product with element strides (row, column) for A and B and row stride ldc for C.
+/// Filled by cuBLAS under CUDA, by a Thrust kernel on Thrust's host systems.
+template <class T>
+struct DeviceGemm {
+  using Fn = void (*)(Device, std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t rsa,
+                      std::int64_t csa, const T* B, std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc,
+                      bool accumulate);
+  inline static Fn fn = nullptr;
+};
+
 /// The error for a slot nobody filled.
 inline void require_device_kernel(bool found, Device d, const char* op) {
   SINTER_CHECK(found, op, ": no translation unit of this program compiled this statement for ", d,

@@ -9,8 +9,15 @@
 #include <sinter/backend/cpu/elementwise.hpp>
 #include <sinter/backend/device_table.hpp>
 
+#include <sinter/backend/cpu/gemm.hpp>
+
 #if SINTER_DEVICE_KERNELS
 #include <sinter/backend/thrust/memory.hpp>
+#if SINTER_THRUST_CUDA
+#include <sinter/backend/cuda/blas.hpp>
+#else
+#include <sinter/backend/thrust/gemm.hpp>
+#endif
 #endif
 
 // nvcc compiles a file twice, once for the device (__CUDA_ARCH__ defined). The CPU evaluator instantiates the plans'
@@ -65,5 +72,48 @@ void launch_backward(Device dev, const IterationSpace& space, const Plan& plan, 
   fn(dev, space, plan, seed, slot_of_leaf, dests);
 #endif
 }
+
+/// f(i) for every i in [0, n) on dev, counted as one kernel: on the CPU split across threads in contiguous chunks
+/// (each thread's loop over its chunk vectorises like a hand-written one), on a GPU one Thrust kernel. f is a
+/// trivially copyable functor with a SINTER_HD call operator taking std::int64_t.
+template <class F>
+void launch_for_each(Device dev, std::int64_t n, const F& f, const char* op) {
+  if (dev.is_cpu()) {
+    count_kernel(kCPU);
+    cpu::parallel(cpu::threads_for(n), [&](int tid, int nth) {
+      const auto [b, e] = cpu::chunk(n, tid, nth);
+      for (std::int64_t i = b; i < e; ++i) f(i);
+    });
+    return;
+  }
+#if SINTER_DEVICE_KERNELS
+  (void)thrust_backend::RegisterForEach<F>::done;
+  thrust_backend::for_each(dev, n, f, op);
+#else
+  const auto fn = DeviceForEach<F>::fn;
+  require_device_kernel(fn != nullptr, dev, op);
+  fn(dev, n, f, op);
+#endif
+}
+
+/// C (+)= A . B on dev, with element strides for A and B (see cpu::gemm).
+template <class T>
+void launch_gemm(Device dev, std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t rsa,
+                 std::int64_t csa, const T* B, std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc,
+                 bool accumulate) {
+  if (dev.is_cpu()) return cpu::gemm<T>(M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate);
+  const auto fn = DeviceGemm<T>::fn;
+  require_device_kernel(fn != nullptr, dev, "matmul");
+  fn(dev, M, N, K, A, rsa, csa, B, rsb, csb, C, ldc, accumulate);
+}
+
+#if SINTER_DEVICE_KERNELS
+/// Every file with device kernels installs the device GEMM (cuBLAS, or the Thrust kernel on host systems).
+inline const bool device_gemm_installed = [] {
+  DeviceGemm<float>::fn = &thrust_backend::gemm<float>;
+  DeviceGemm<double>::fn = &thrust_backend::gemm<double>;
+  return true;
+}();
+#endif
 
 }  // namespace sinter::detail

@@ -80,6 +80,18 @@ inline DeviceAllocateFn& cuda_allocate_hook() noexcept {
   return fn;
 }
 
+/// Raw device memory operations for status words and scalars that kernels leave behind (not tensor passes, so not
+/// counted as kernels). Filled with the allocate hook.
+struct DeviceRawOps {
+  void (*zero)(void* device_ptr, std::size_t bytes) = nullptr;
+  void (*read)(void* host_dst, const void* device_src, std::size_t bytes) = nullptr;
+  void (*write)(void* device_dst, const void* host_src, std::size_t bytes) = nullptr;
+};
+inline DeviceRawOps& cuda_raw_ops() noexcept {
+  static DeviceRawOps ops;
+  return ops;
+}
+
 inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device device) {
   if (device.is_cpu()) return Storage::allocate_cpu(bytes);
   auto fn = cuda_allocate_hook();

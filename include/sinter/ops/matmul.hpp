@@ -6,7 +6,6 @@
 #include <memory>
 #include <vector>
 
-#include <sinter/backend/cpu/gemm.hpp>
 #include <sinter/ops/statement.hpp>
 
 namespace sinter {
@@ -67,7 +66,7 @@ void batched_gemm(const Shape& batch, const MatrixBatch& A, bool ta, const Matri
                                            oc += idx[d] * c_batch_strides[d];
     // Zero batch strides in C fold several products into one matrix: every product after the first adds.
     const bool acc = accumulate;
-    cpu::gemm<T>(M, N, K, pa + oa, ta ? A.cs : A.rs, ta ? A.rs : A.cs, pb + ob, tb ? B.cs : B.rs, tb ? B.rs : B.cs,
+    launch_gemm<T>(A.t->device(), M, N, K, pa + oa, ta ? A.cs : A.rs, ta ? A.rs : A.cs, pb + ob, tb ? B.cs : B.rs, tb ? B.rs : B.cs,
                  C + oc, N, acc);
     for (int d = batch.size() - 1; d >= 0; --d) {
       if (++idx[d] < batch[d]) break;
@@ -121,7 +120,6 @@ auto matmul(const A& a_in, const B& b_in) {
   const TensorOf<T> a = eval(a_in), b = eval(b_in);
   SINTER_CHECK(a.device() == b.device(), "matmul: expected both tensors on the same device, but found ", a.device(),
                " and ", b.device(), "; move one with .to(device)");
-  detail::require_cpu(a.device(), "matmul");
   const auto& ai = *a.impl();
   const auto& bi = *b.impl();
   const auto g = detail::matmul_geometry(ai, bi);

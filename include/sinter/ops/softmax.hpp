@@ -9,14 +9,59 @@
 
 #include <sinter/backend/cpu/parallel.hpp>
 #include <sinter/backend/cpu/simd.hpp>
+#include <sinter/backend/dispatch.hpp>
 #include <sinter/ops/statement.hpp>
 
 namespace sinter {
 namespace detail {
 
+/// The device kernel of softmax/log_softmax: one row per index, the same three steps as the CPU kernel.
+template <class T>
+struct SoftmaxRows {
+  const T* x;
+  T* y;
+  RowLayout L;
+  bool log_;
+  SINTER_HD void operator()(std::int64_t r) const {
+    using M = expr::Math<T>;
+    const std::int64_t s = L.inner, base = (r / L.inner) * L.n * L.inner + r % L.inner;
+    const T* xr = x + base;
+    T* yr = y + base;
+    constexpr T inf = std::numeric_limits<T>::infinity();
+    T m = -inf;
+    for (std::int64_t k = 0; k < L.n; ++k) m = M::max(m, xr[k * s]);
+    const T shift = M::abs(m) == inf ? T(0) : m;  // an all -inf row: NaN for softmax, -inf for log_softmax
+    T sum(0);
+    for (std::int64_t k = 0; k < L.n; ++k) sum += M::exp(xr[k * s] - shift);
+    const T sub = shift + M::log(sum), inv = T(1) / sum;
+    for (std::int64_t k = 0; k < L.n; ++k)
+      yr[k * s] = log_ ? xr[k * s] - sub : M::exp(xr[k * s] - shift) * inv;
+  }
+};
+
+template <class T>
+struct SoftmaxBackwardRows {
+  const T *y, *g;
+  T* dx;
+  RowLayout L;
+  bool log_, accumulate;
+  SINTER_HD void operator()(std::int64_t r) const {
+    const std::int64_t s = L.inner, base = (r / L.inner) * L.n * L.inner + r % L.inner;
+    const T *yr = y + base, *gr = g + base;
+    T* dr = dx + base;
+    T acc(0);
+    for (std::int64_t k = 0; k < L.n; ++k) acc += log_ ? gr[k * s] : gr[k * s] * yr[k * s];
+    for (std::int64_t k = 0; k < L.n; ++k) {
+      const T v = log_ ? gr[k * s] - expr::Math<T>::exp(yr[k * s]) * acc : yr[k * s] * (gr[k * s] - acc);
+      dr[k * s] = accumulate ? dr[k * s] + v : v;
+    }
+  }
+};
+
 /// y = softmax(x) (log_ = false) or log_softmax(x) along the middle dim of the layout.
 template <class T>
-void softmax_forward(const T* x, T* y, RowLayout L, bool log_) {
+void softmax_forward(Device dev, const T* x, T* y, RowLayout L, bool log_) {
+  if (!dev.is_cpu()) return launch_for_each(dev, L.outer * L.inner, SoftmaxRows<T>{x, y, L, log_}, "softmax");
   detail::count_kernel(kCPU);
   using V = cpu::vec<T>;
   constexpr std::int64_t W = static_cast<std::int64_t>(V::size);
@@ -74,7 +119,10 @@ void softmax_forward(const T* x, T* y, RowLayout L, bool log_) {
 
 /// softmax: dx = y (g - sum(g y)); log_softmax: dx = g - exp(y) sum(g). One kernel; writes or adds into dx.
 template <class T>
-void softmax_backward(const T* y, const T* g, T* dx, RowLayout L, bool log_, bool accumulate) {
+void softmax_backward(Device dev, const T* y, const T* g, T* dx, RowLayout L, bool log_, bool accumulate) {
+  if (!dev.is_cpu())
+    return launch_for_each(dev, L.outer * L.inner, SoftmaxBackwardRows<T>{y, g, dx, L, log_, accumulate},
+                           "softmax backward");
   detail::count_kernel(kCPU);
   const std::int64_t rows = L.outer * L.inner;
   const int nt = cpu::threads_for(rows * L.n);
@@ -102,7 +150,7 @@ class SoftmaxBackward final : public Node {
   const char* name() const noexcept override { return log_ ? "LogSoftmaxBackward" : "SoftmaxBackward"; }
   void apply(const TensorImpl& g, std::vector<GradTarget>& targets) override {
     if (!targets[0].buffer) return;
-    softmax_backward<T>(static_cast<const T*>(y_->data()), static_cast<const T*>(g.data()),
+    softmax_backward<T>(y_->device(), static_cast<const T*>(y_->data()), static_cast<const T*>(g.data()),
                         static_cast<T*>(targets[0].buffer->data()), L_, log_, targets[0].accumulate);
   }
   void release_saved() override { y_.reset(); }
@@ -116,12 +164,11 @@ class SoftmaxBackward final : public Node {
 template <class T>
 TensorOf<T> softmax_impl(const TensorOf<T>& x_in, std::int64_t dim, bool log_) {
   const char* op = log_ ? "log_softmax" : "softmax";
-  require_cpu(x_in.device(), op);
   const int d = normalize_dim(dim, x_in.dim(), op);
   const TensorOf<T> x = x_in.contiguous();
   const RowLayout L = row_layout(x.shape(), d);
   auto out = TensorImpl::empty(x.shape(), dtype_of<T>(), x.device());
-  softmax_forward<T>(x.data(), static_cast<T*>(out->data()), L, log_);
+  softmax_forward<T>(x.device(), x.data(), static_cast<T*>(out->data()), L, log_);
   if (is_grad_enabled() && x.requires_grad()) {
     auto saved = std::make_shared<TensorImpl>(*out);  // shares storage; no grad_fn, so no cycle
     auto node = std::make_shared<SoftmaxBackward<T>>(saved, L, log_);

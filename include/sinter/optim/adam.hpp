@@ -34,34 +34,46 @@ struct AdamState {
 };
 
 namespace detail {
-/// The shared update; decoupled = AdamW (p *= 1 - lr*wd), else L2 (g += wd*p).
+/// One Adam step per element; decoupled = AdamW (w *= 1 - lr wd), else L2 (g += wd w).
+struct AdamUpdate {
+  float *w, *m, *v, *vmax;
+  const float* g;
+  float b1, b2, eps, wd, decay, step_size, inv_sqrt_bc2;
+  bool decoupled;
+  SINTER_HD void operator()(std::int64_t i) const {
+    float gi = g[i];
+    if (decoupled) w[i] *= decay;
+    else gi += wd * w[i];
+    m[i] = b1 * m[i] + (1 - b1) * gi;
+    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+    float vi = v[i];
+    if (vmax) vi = vmax[i] = vmax[i] > vi ? vmax[i] : vi;
+    w[i] -= step_size * m[i] / (expr::Math<float>::sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+};
+
 inline void adam_update(Tensor& p, const Tensor& grad, AdamState& s, const AdamOptions& o, bool decoupled) {
   if (!s.exp_avg.defined()) {
-    s.exp_avg = zeros(p.shape());
-    s.exp_avg_sq = zeros(p.shape());
-    if (o.amsgrad_) s.max_exp_avg_sq = zeros(p.shape());
+    s.exp_avg = zeros(p.shape(), p.device());
+    s.exp_avg_sq = zeros(p.shape(), p.device());
+    if (o.amsgrad_) s.max_exp_avg_sq = zeros(p.shape(), p.device());
   }
   const double t = bump_step(s.step);
   const double bc1 = 1 - std::pow(o.beta1_, t), bc2 = 1 - std::pow(o.beta2_, t);
-  const float step_size = static_cast<float>(o.lr_ / bc1), inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(bc2));
-  const float b1 = static_cast<float>(o.beta1_), b2 = static_cast<float>(o.beta2_), eps = static_cast<float>(o.eps_);
-  const float wd = static_cast<float>(o.weight_decay_), decay = static_cast<float>(1 - o.lr_ * o.weight_decay_);
-  float* w = p.data();
-  const float* g = grad.data();
-  float *m = s.exp_avg.data(), *v = s.exp_avg_sq.data();
-  float* vmax = o.amsgrad_ ? s.max_exp_avg_sq.data() : nullptr;
-  update_kernel(p.numel(), [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) {
-      float gi = g[i];
-      if (decoupled) w[i] *= decay;
-      else gi += wd * w[i];
-      m[i] = b1 * m[i] + (1 - b1) * gi;
-      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-      float vi = v[i];
-      if (vmax) vi = vmax[i] = std::max(vmax[i], vi);
-      w[i] -= step_size * m[i] / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
-    }
-  });
+  const AdamUpdate f{p.data(),
+                     s.exp_avg.data(),
+                     s.exp_avg_sq.data(),
+                     o.amsgrad_ ? s.max_exp_avg_sq.data() : nullptr,
+                     grad.data(),
+                     static_cast<float>(o.beta1_),
+                     static_cast<float>(o.beta2_),
+                     static_cast<float>(o.eps_),
+                     static_cast<float>(o.weight_decay_),
+                     static_cast<float>(1 - o.lr_ * o.weight_decay_),
+                     static_cast<float>(o.lr_ / bc1),
+                     static_cast<float>(1 / std::sqrt(bc2)),
+                     decoupled};
+  sinter::detail::launch_for_each(p.device(), p.numel(), f, decoupled ? "AdamW" : "Adam");
 }
 inline void check_adam(const AdamOptions& o, const char* name) {
   SINTER_CHECK(o.lr_ >= 0 && o.eps_ >= 0 && o.weight_decay_ >= 0, name,

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/backend/dispatch.hpp>
 #include <sinter/core/factory.hpp>
 #include <sinter/nn/module.hpp>
 
@@ -43,16 +43,6 @@ class Optimizer {
  protected:
   virtual std::vector<std::vector<Tensor>*> param_lists() = 0;
 };
-
-/// Runs body(begin, end) over [0, n) split across threads; counted as one kernel.
-template <class Body>
-void update_kernel(std::int64_t n, Body&& body) {
-  detail::count_kernel(kCPU);
-  cpu::parallel(cpu::threads_for(n), [&](int tid, int nth) {
-    const auto [b, e] = cpu::chunk(n, tid, nth);
-    body(b, e);
-  });
-}
 
 /// Shared machinery of an optimiser with options type O and per-parameter state type S.
 template <class O, class S>

@@ -8,6 +8,44 @@
 
 namespace sinter::optim {
 
+namespace detail {
+/// One RMSprop step per element (centered and momentum variants when their buffers are given).
+struct RmspropUpdate {
+  float *w, *sq, *buf, *ga;
+  const float* g;
+  float lr, alpha, eps, wd, mom;
+  SINTER_HD void operator()(std::int64_t i) const {
+    const float gi = g[i] + wd * w[i];
+    sq[i] = alpha * sq[i] + (1 - alpha) * gi * gi;
+    float avg;
+    if (ga) {
+      ga[i] = alpha * ga[i] + (1 - alpha) * gi;
+      avg = expr::Math<float>::sqrt(sq[i] - ga[i] * ga[i]) + eps;
+    } else {
+      avg = expr::Math<float>::sqrt(sq[i]) + eps;
+    }
+    if (buf) {
+      buf[i] = mom * buf[i] + gi / avg;
+      w[i] -= lr * buf[i];
+    } else {
+      w[i] -= lr * gi / avg;
+    }
+  }
+};
+
+/// One Adagrad step per element.
+struct AdagradUpdate {
+  float *w, *acc;
+  const float* g;
+  float clr, wd, eps;
+  SINTER_HD void operator()(std::int64_t i) const {
+    const float gi = g[i] + wd * w[i];
+    acc[i] += gi * gi;
+    w[i] -= clr * gi / (expr::Math<float>::sqrt(acc[i]) + eps);
+  }
+};
+}  // namespace detail
+
 struct RMSpropOptions {
   RMSpropOptions(double lr = 1e-2) : lr_(lr) {}  // NOLINT
   RMSpropOptions& lr(double v) { lr_ = v; return *this; }
@@ -41,37 +79,22 @@ class RMSprop : public OptimizerWith<RMSpropOptions, RMSpropState> {
  protected:
   void update(Tensor& p, const Tensor& grad, RMSpropState& s, const RMSpropOptions& o) override {
     if (!s.square_avg.defined()) {
-      s.square_avg = zeros(p.shape());
-      if (o.momentum_ > 0) s.momentum_buffer = zeros(p.shape());
-      if (o.centered_) s.grad_avg = zeros(p.shape());
+      s.square_avg = zeros(p.shape(), p.device());
+      if (o.momentum_ > 0) s.momentum_buffer = zeros(p.shape(), p.device());
+      if (o.centered_) s.grad_avg = zeros(p.shape(), p.device());
     }
     bump_step(s.step);
-    const float lr = static_cast<float>(o.lr_), a = static_cast<float>(o.alpha_), eps = static_cast<float>(o.eps_);
-    const float wd = static_cast<float>(o.weight_decay_), mom = static_cast<float>(o.momentum_);
-    float* w = p.data();
-    const float* g = grad.data();
-    float* sq = s.square_avg.data();
-    float* buf = o.momentum_ > 0 ? s.momentum_buffer.data() : nullptr;
-    float* ga = o.centered_ ? s.grad_avg.data() : nullptr;
-    update_kernel(p.numel(), [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        const float gi = g[i] + wd * w[i];
-        sq[i] = a * sq[i] + (1 - a) * gi * gi;
-        float avg;
-        if (ga) {
-          ga[i] = a * ga[i] + (1 - a) * gi;
-          avg = std::sqrt(sq[i] - ga[i] * ga[i]) + eps;
-        } else {
-          avg = std::sqrt(sq[i]) + eps;
-        }
-        if (buf) {
-          buf[i] = mom * buf[i] + gi / avg;
-          w[i] -= lr * buf[i];
-        } else {
-          w[i] -= lr * gi / avg;
-        }
-      }
-    });
+    const detail::RmspropUpdate f{p.data(),
+                                  s.square_avg.data(),
+                                  o.momentum_ > 0 ? s.momentum_buffer.data() : nullptr,
+                                  o.centered_ ? s.grad_avg.data() : nullptr,
+                                  grad.data(),
+                                  static_cast<float>(o.lr_),
+                                  static_cast<float>(o.alpha_),
+                                  static_cast<float>(o.eps_),
+                                  static_cast<float>(o.weight_decay_),
+                                  static_cast<float>(o.momentum_)};
+    sinter::detail::launch_for_each(p.device(), p.numel(), f, "RMSprop");
   }
 };
 
@@ -101,20 +124,12 @@ class Adagrad : public OptimizerWith<AdagradOptions, AdagradState> {
 
  protected:
   void update(Tensor& p, const Tensor& grad, AdagradState& s, const AdagradOptions& o) override {
-    if (!s.sum.defined()) s.sum = full(p.shape(), static_cast<float>(o.initial_accumulator_value_));
+    if (!s.sum.defined()) s.sum = full(p.shape(), static_cast<float>(o.initial_accumulator_value_), p.device());
     const double t = bump_step(s.step);
-    const float clr = static_cast<float>(o.lr_ / (1 + (t - 1) * o.lr_decay_));
-    const float wd = static_cast<float>(o.weight_decay_), eps = static_cast<float>(o.eps_);
-    float* w = p.data();
-    const float* g = grad.data();
-    float* acc = s.sum.data();
-    update_kernel(p.numel(), [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        const float gi = g[i] + wd * w[i];
-        acc[i] += gi * gi;
-        w[i] -= clr * gi / (std::sqrt(acc[i]) + eps);
-      }
-    });
+    const detail::AdagradUpdate f{p.data(), s.sum.data(), grad.data(),
+                                  static_cast<float>(o.lr_ / (1 + (t - 1) * o.lr_decay_)),
+                                  static_cast<float>(o.weight_decay_), static_cast<float>(o.eps_)};
+    sinter::detail::launch_for_each(p.device(), p.numel(), f, "Adagrad");
   }
 };
 

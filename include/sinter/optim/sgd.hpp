@@ -23,34 +23,40 @@ struct SGDState {
   std::vector<std::pair<std::string, Tensor*>> slots() { return {{"momentum_buffer", &momentum_buffer}}; }
 };
 
+namespace detail {
+/// w -= lr (g + wd w), or with momentum: buf = mom buf + (1 - dampening) d (the first step copies d), w -= lr buf
+/// (Nesterov: lr (d + mom buf)).
+struct SgdUpdate {
+  float *w, *buf;
+  const float* g;
+  float lr, wd, mom, damp;
+  bool first, nesterov;
+  SINTER_HD void operator()(std::int64_t i) const {
+    const float d = g[i] + wd * w[i];
+    if (!buf) {
+      w[i] -= lr * d;
+      return;
+    }
+    const float v = first ? d : mom * buf[i] + damp * d;
+    buf[i] = v;
+    w[i] -= lr * (nesterov ? d + mom * v : v);
+  }
+};
+}  // namespace detail
+
 class SGD : public OptimizerWith<SGDOptions, SGDState> {
  public:
   SGD(std::vector<Tensor> params, SGDOptions o) : OptimizerWith(std::move(params), check(o)) {}
 
  protected:
   void update(Tensor& p, const Tensor& grad, SGDState& s, const SGDOptions& o) override {
-    float* w = p.data();
-    const float* g = grad.data();
-    const float lr = static_cast<float>(o.lr_), wd = static_cast<float>(o.weight_decay_);
-    const float mom = static_cast<float>(o.momentum_), damp = static_cast<float>(1 - o.dampening_);
-    if (mom == 0) {
-      update_kernel(p.numel(), [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t i = b; i < e; ++i) w[i] -= lr * (g[i] + wd * w[i]);
-      });
-      return;
-    }
-    const bool first = !s.momentum_buffer.defined();
-    if (first) s.momentum_buffer = empty(p.shape());
-    float* buf = s.momentum_buffer.data();
-    const bool nesterov = o.nesterov_;
-    update_kernel(p.numel(), [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        const float d = g[i] + wd * w[i];
-        const float v = first ? d : mom * buf[i] + damp * d;  // the first step copies the gradient, as PyTorch
-        buf[i] = v;
-        w[i] -= lr * (nesterov ? d + mom * v : v);
-      }
-    });
+    const bool momentum = o.momentum_ != 0, first = momentum && !s.momentum_buffer.defined();
+    if (first) s.momentum_buffer = empty(p.shape(), p.device());
+    const detail::SgdUpdate f{p.data(), momentum ? s.momentum_buffer.data() : nullptr, grad.data(),
+                              static_cast<float>(o.lr_), static_cast<float>(o.weight_decay_),
+                              static_cast<float>(o.momentum_), static_cast<float>(1 - o.dampening_), first,
+                              o.nesterov_};
+    sinter::detail::launch_for_each(p.device(), p.numel(), f, "SGD");
   }
 
  private:

@@ -5,7 +5,6 @@
 // sweeps adjoints to every input gradient. Compiled for CUDA by nvcc, and for the OpenMP system by g++ in CI.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -15,6 +14,7 @@
 
 #include <sinter/backend/device_table.hpp>
 #include <sinter/backend/thrust/system.hpp>
+#include <sinter/core/atomic.hpp>
 #include <sinter/core/counters.hpp>
 #include <sinter/core/strided.hpp>
 #include <sinter/expr/plan.hpp>
@@ -56,14 +56,7 @@ void for_each_index(std::int64_t n, const F& f) {
   if (n > 0) thrust::for_each(policy(), thrust::counting_iterator<std::int64_t>(0), thrust::counting_iterator<std::int64_t>(n), f);
 }
 
-template <class T>
-SINTER_HD void atomic_add(T* p, T v) {
-#if defined(__CUDA_ARCH__)
-  atomicAdd(p, v);
-#else
-  std::atomic_ref<T>(*p).fetch_add(v, std::memory_order_relaxed);
-#endif
-}
+using detail::atomic_add;
 
 // ---- forward ----------------------------------------------------------------------------------------------------
 
@@ -219,21 +212,28 @@ struct FoldPartials {
   }
 };
 
-/// Scratch memory on the device for the length of one launch.
+/// Scratch memory on the device for the length of one launch (empty until sized).
 template <class T>
 class Scratch {
  public:
-  explicit Scratch(std::int64_t n) : bytes_(static_cast<std::size_t>(n) * sizeof(T)) {
-    p_ = static_cast<T*>(scratch_allocate(bytes_));
-  }
+  Scratch() = default;
+  explicit Scratch(std::int64_t n) { resize(n); }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { scratch_release(p_, bytes_); }
+  ~Scratch() {
+    if (p_) scratch_release(p_, bytes_);
+  }
+  T* resize(std::int64_t n) {
+    if (p_) scratch_release(p_, bytes_);
+    bytes_ = static_cast<std::size_t>(n) * sizeof(T);
+    p_ = static_cast<T*>(scratch_allocate(bytes_));
+    return p_;
+  }
   T* get() const { return p_; }
 
  private:
-  std::size_t bytes_;
-  T* p_;
+  std::size_t bytes_ = 0;
+  T* p_ = nullptr;
 };
 
 template <ReduceKind K, class T, class Plan>
@@ -361,6 +361,16 @@ void strided_fill(const IterationSpace& space, D* dst, D value) {
   check_launch("fill_");
 }
 
+// ---- hand-written kernels: a functor called once per index ----------------------------------------------------
+
+template <class F>
+void for_each(Device dev, std::int64_t n, const F& f, const char* op) {
+  require_supported(dev, op);
+  detail::count_kernel(dev);
+  for_each_index(n, f);
+  check_launch(op);
+}
+
 // ---- registration: each plan this file instantiates fills its slot at start-up -----------------------------
 
 template <class T, class Plan>
@@ -374,6 +384,11 @@ struct RegisterReduce {
 template <class T, class Plan, class Seed>
 struct RegisterBackward {
   inline static const bool done = (detail::DeviceBackward<T, Plan, Seed>::fn = &backward<T, Plan, Seed>, true);
+};
+
+template <class F>
+struct RegisterForEach {
+  inline static const bool done = (detail::DeviceForEach<F>::fn = &for_each<F>, true);
 };
 
 }  // namespace sinter::thrust_backend

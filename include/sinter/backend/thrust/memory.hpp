@@ -96,6 +96,7 @@ inline const bool hooks_installed = [] {
   detail::cuda_copy_hook() = &copy;
   detail::cuda_fill_hook() = &fill;
   detail::cuda_convert_hook() = &convert;
+  detail::cuda_raw_ops() = {&zero, &to_host, &to_device};
   return true;
 }();
 

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/backend/dispatch.hpp>
+#include <sinter/core/atomic.hpp>
 #include <sinter/ops/reduce.hpp>
 #include <sinter/ops/softmax.hpp>
 #include <sinter/ops/statement.hpp>
@@ -89,12 +91,150 @@ class ClassLossBackward final : public Node {
   bool logits_;
 };
 
+// ---- the device path: one kernel over rows each way; sums, counts and bad targets come back as three numbers ----
+
+/// Per row: the loss (and its log-sum-exp, for backward), added into acc[0]; acc[1] counts rows not ignored; a bad
+/// target leaves its row + 1 in acc[2].
+template <class T>
+struct ClassLossRows {
+  const T* x;
+  const std::int64_t* target;
+  T *loss, *lse, *acc;
+  std::int64_t C, ignore;
+  T on, off;
+  bool logits;
+  SINTER_HD void operator()(std::int64_t i) const {
+    using M = expr::Math<T>;
+    const std::int64_t k = target[i];
+    T li(0);
+    if (k != ignore) {
+      if (k < 0 || k >= C) {
+        acc[2] = static_cast<T>(i + 1);
+        return;
+      }
+      const T* r = x + i * C;
+      if (logits) {
+        T m = r[0], total(0);
+        for (std::int64_t j = 0; j < C; ++j) m = M::max(m, r[j]), total += r[j];
+        T s(0);
+        for (std::int64_t j = 0; j < C; ++j) s += M::exp(r[j] - m);
+        lse[i] = m + M::log(s);
+        li = lse[i] - on * r[k] - off * total;
+      } else {
+        li = -r[k];
+      }
+      sinter::detail::atomic_add(acc, li);
+      sinter::detail::atomic_add(acc + 1, T(1));
+    }
+    if (loss) loss[i] = li;
+  }
+};
+
+template <class T>
+struct ClassLossGradRows {
+  const T *x, *lse, *g;
+  const std::int64_t* target;
+  T* dx;
+  std::int64_t C, ignore;
+  T on, off, scale;
+  bool per_row, logits, accumulate;
+  SINTER_HD void operator()(std::int64_t i) const {
+    const std::int64_t k = target[i];
+    const T gi = k == ignore ? T(0) : (per_row ? g[i] : g[0]) * scale;
+    const T* xr = x + i * C;
+    T* d = dx + i * C;
+    for (std::int64_t j = 0; j < C; ++j) {
+      const T v = logits ? gi * (expr::Math<T>::exp(xr[j] - lse[i]) - off - (j == k ? on : T(0)))
+                         : (j == k ? -gi : T(0));
+      d[j] = accumulate ? d[j] + v : v;
+    }
+  }
+};
+
+template <class T>
+class DeviceClassLossBackward final : public Node {
+ public:
+  DeviceClassLossBackward(std::shared_ptr<TensorImpl> x, std::shared_ptr<TensorImpl> target,
+                          std::shared_ptr<TensorImpl> lse, std::int64_t C, double smoothing, std::int64_t ignore,
+                          Reduction red, double count, bool logits)
+      : x_(std::move(x)), target_(std::move(target)), lse_(std::move(lse)), C_(C), eps_(smoothing), ignore_(ignore),
+        red_(red), count_(count), logits_(logits) {}
+  const char* name() const noexcept override { return logits_ ? "CrossEntropyLossBackward" : "NllLossBackward"; }
+  void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
+    auto& t = targets[0];
+    if (!t.buffer) return;
+    const T scale = red_ == Reduction::Mean ? static_cast<T>(1 / count_) : T(1);
+    const ClassLossGradRows<T> f{static_cast<const T*>(x_->data()), static_cast<const T*>(lse_->data()),
+                                 static_cast<const T*>(gout.data()), static_cast<const std::int64_t*>(target_->data()),
+                                 static_cast<T*>(t.buffer->data()), C_, ignore_,
+                                 static_cast<T>(1 - eps_), static_cast<T>(eps_ / static_cast<double>(C_)), scale,
+                                 red_ == Reduction::None, logits_, t.accumulate};
+    sinter::detail::launch_for_each(x_->device(), target_->numel(), f, name());
+  }
+  void release_saved() override { x_.reset(), target_.reset(), lse_.reset(); }
+
+ private:
+  std::shared_ptr<TensorImpl> x_, target_, lse_;
+  std::int64_t C_;
+  double eps_;
+  std::int64_t ignore_;
+  Reduction red_;
+  double count_;
+  bool logits_;
+};
+
+template <class T>
+TensorOf<T> class_loss_device(const TensorOf<T>& x, const TensorOf<std::int64_t>& target_in,
+                              const CrossEntropyOptions& o, bool logits, const char* op) {
+  const Device dev = x.device();
+  SINTER_CHECK(target_in.device() == dev, op, ": the input is on ", dev, " but the target is on ", target_in.device(),
+               "; move the target with .to(", dev, ")");
+  const TensorOf<std::int64_t> target = target_in.contiguous();
+  const std::int64_t N = x.size(0), C = x.size(1);
+  const auto& raw = sinter::detail::cuda_raw_ops();
+  auto lse = TensorImpl::empty({N}, dtype_of<T>(), dev);
+  auto acc = TensorImpl::empty({3}, dtype_of<T>(), dev);
+  raw.zero(acc->data(), 3 * sizeof(T));
+  std::shared_ptr<TensorImpl> out = TensorImpl::empty(o.reduction_ == Reduction::None ? Shape{N} : Shape{},
+                                                      dtype_of<T>(), dev);
+  const T off = static_cast<T>(logits ? o.label_smoothing_ / static_cast<double>(C) : 0);
+  const T on = static_cast<T>(logits ? 1 - o.label_smoothing_ : 1);
+  const ClassLossRows<T> f{x.data(), target.data(), o.reduction_ == Reduction::None ? static_cast<T*>(out->data())
+                                                                                      : nullptr,
+                           static_cast<T*>(lse->data()), static_cast<T*>(acc->data()), C, o.ignore_index_, on, off,
+                           logits};
+  sinter::detail::launch_for_each(dev, N, f, op);
+  T a[3];
+  raw.read(a, acc->data(), sizeof a);
+  if (a[2] != T(0)) {
+    const auto row = static_cast<std::int64_t>(a[2]) - 1;
+    std::int64_t k = 0;
+    raw.read(&k, target.data() + row, sizeof k);
+    SINTER_CHECK(false, op, ": target ", k, " at row ", row, " is out of bounds for ", C, " classes (valid: 0 to ",
+                 C - 1, ", or ignore_index ", o.ignore_index_, ")");
+  }
+  const double count = static_cast<double>(a[1]);
+  if (o.reduction_ != Reduction::None) {
+    const T v = o.reduction_ == Reduction::Sum ? a[0]
+                : count > 0                     ? static_cast<T>(static_cast<double>(a[0]) / count)
+                                                : std::numeric_limits<T>::quiet_NaN();
+    raw.write(out->data(), &v, sizeof v);
+  }
+  if (is_grad_enabled() && x.requires_grad()) {
+    auto node = std::make_shared<DeviceClassLossBackward<T>>(x.impl(), target.impl(), lse, C,
+                                                             logits ? o.label_smoothing_ : 0, o.ignore_index_,
+                                                             o.reduction_, count, logits);
+    node->inputs.push_back(x.impl());
+    out->grad_fn = std::move(node);
+  }
+  return TensorOf<T>(std::move(out));
+}
+
 template <class T>
 TensorOf<T> class_loss(const TensorOf<T>& input, const TensorOf<std::int64_t>& target, const CrossEntropyOptions& o,
                        bool logits, const char* op) {
   sinter::detail::require_defined(input.impl().get(), op);
   sinter::detail::require_defined(target.impl().get(), op);
-  sinter::detail::require_cpu(input.device(), op);
   if (input.dim() == 1) {  // one sample: [C] and a 0-d target
     SINTER_CHECK(target.dim() == 0, op, ": for an input of shape ", input.shape(), " the target must be 0-d, got ",
                  target.shape());
@@ -108,6 +248,9 @@ TensorOf<T> class_loss(const TensorOf<T>& input, const TensorOf<std::int64_t>& t
   SINTER_CHECK(o.label_smoothing_ >= 0 && o.label_smoothing_ <= 1, op,
                ": label_smoothing must be between 0.0 and 1.0, got ", o.label_smoothing_);
   const TensorOf<T> x = input.contiguous();
+  if (!x.device().is_cpu()) return class_loss_device(x, target, o, logits, op);
+  SINTER_CHECK(target.device().is_cpu(), op, ": the input is on cpu but the target is on ", target.device(),
+               "; move the target with .to(sinter::kCPU)");
   const std::int64_t N = x.size(0), C = x.size(1);
   const std::vector<std::int64_t> t = target.to_vector();
   double count = 0;

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+// GEMM on the GPU through cuBLAS, on sinter's stream. cuBLAS is column-major: a row-major C = A . B is the
+// column-major C^T = B^T . A^T, so the operands swap and each one's unit stride picks its transpose flag. An operand
+// with no unit stride (a strided view) is copied to a contiguous scratch matrix first. TF32 is off unless allowed.
+#pragma once
+
+#include <cstdint>
+
+#include <cublas_v2.h>
+
+#include <sinter/backend/thrust/elementwise.hpp>
+
+namespace sinter::cuda {
+
+namespace detail {
+inline bool& tf32_allowed() noexcept {
+  static bool allowed = false;
+  return allowed;
+}
+}  // namespace detail
+
+/// Lets cuBLAS use TF32 tensor cores for float GEMMs (faster, about 10 bits of mantissa). Off by default, as in
+/// PyTorch's torch.backends.cuda.matmul.allow_tf32.
+inline void set_allow_tf32(bool allow) noexcept { detail::tf32_allowed() = allow; }
+inline bool allow_tf32() noexcept { return detail::tf32_allowed(); }
+
+}  // namespace sinter::cuda
+
+namespace sinter::thrust_backend {
+
+inline void check_cublas(cublasStatus_t s, const char* what) {
+  SINTER_CHECK(s == CUBLAS_STATUS_SUCCESS, what, " failed: cuBLAS status ", static_cast<int>(s));
+}
+
+inline cublasHandle_t cublas_handle() {
+  static cublasHandle_t h = [] {
+    cublasHandle_t t = nullptr;
+    check_cublas(cublasCreate(&t), "cublasCreate");
+    check_cublas(cublasSetStream(t, stream()), "cublasSetStream");
+    return t;
+  }();
+  return h;
+}
+
+/// A row-major operand as cuBLAS sees it: pointer, transpose flag and leading dimension; copied when it must be.
+template <class T>
+struct BlasOperand {
+  const T* p;
+  cublasOperation_t op;
+  std::int64_t ld;
+};
+
+/// rows x cols with strides (rs, cs), seen column-major as its transpose (op N when cs == 1) or as itself (op T).
+template <class T>
+BlasOperand<T> blas_operand(const T* p, std::int64_t rows, std::int64_t cols, std::int64_t rs, std::int64_t cs,
+                            Scratch<T>& copy) {
+  // The stride of a size-1 dim is arbitrary; pick the one cuBLAS's leading-dimension rules accept.
+  if (rows == 1) rs = cs == 1 ? cols : 1;
+  if (cols == 1) cs = rs == 1 ? rows : 1;
+  if (cs == 1 && rs >= cols) return {p, CUBLAS_OP_N, rs > 1 ? rs : 1};
+  if (rs == 1 && cs >= rows) return {p, CUBLAS_OP_T, cs > 1 ? cs : 1};
+  // No usable unit stride (a strided or expanded view): pack it row-major.
+  const IterationSpace space(Shape{rows, cols}, {Shape{cols, 1}, Shape{rs, cs}});
+  strided_copy(space, copy.resize(rows * cols), p, false);
+  return {copy.get(), CUBLAS_OP_N, cols > 1 ? cols : 1};
+}
+
+template <class T>
+void gemm(Device dev, std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t rsa, std::int64_t csa,
+          const T* B, std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc, bool accumulate) {
+  require_supported(dev, "matmul");
+  detail::count_kernel(dev);
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // an empty sum: C = 0, or unchanged when accumulating
+    if (!accumulate)
+      for (std::int64_t m = 0; m < M; ++m) zero(C + m * ldc, static_cast<std::size_t>(N) * sizeof(T));
+    return;
+  }
+  Scratch<T> sa, sb;
+  const BlasOperand<T> a = blas_operand(A, M, K, rsa, csa, sa), b = blas_operand(B, K, N, rsb, csb, sb);
+  const T one(1), beta(accumulate ? 1 : 0);
+  cublasHandle_t h = cublas_handle();
+  // C^T (N x M, column-major, ld = ldc) = B^T (N x K) . A^T (K x M)
+  if constexpr (std::is_same_v<T, float>) {
+    check_cublas(cublasSetMathMode(h, cuda::allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+                 "cublasSetMathMode");
+    check_cublas(cublasSgemm(h, b.op, a.op, static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &one, b.p,
+                             static_cast<int>(b.ld), a.p, static_cast<int>(a.ld), &beta, C, static_cast<int>(ldc > 1 ? ldc : 1)),
+                 "cublasSgemm");
+  } else {
+    check_cublas(cublasDgemm(h, b.op, a.op, static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &one, b.p,
+                             static_cast<int>(b.ld), a.p, static_cast<int>(a.ld), &beta, C, static_cast<int>(ldc > 1 ? ldc : 1)),
+                 "cublasDgemm");
+  }
+}
+
+}  // namespace sinter::thrust_backend
