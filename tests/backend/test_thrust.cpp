@@ -447,3 +447,69 @@ TEST_CASE("every optimiser steps on the device as on the CPU", "[backend][thrust
   });
   run([](std::vector<st::Tensor> p) { return optim::Adagrad(p, optim::AdagradOptions(0.1).lr_decay(0.01)); });
 }
+
+TEMPLATE_TEST_CASE("conv2d and pooling agree with the CPU, forward and backward", "[backend][thrust][conv]", float,
+                   double) {
+  using T = TestType;
+  using Tn = st::TensorOf<T>;
+  namespace F = st::nn::F;
+  st::manual_seed(15);
+  const auto check = [](const std::vector<Tn>& inputs, auto f) {
+    std::vector<Tn> c, d;
+    for (const auto& t : inputs) {
+      c.push_back(t.clone().requires_grad_());
+      d.push_back(t.to(st::kCUDA).requires_grad_());
+    }
+    Tn yc, yd;
+    const auto kc = counts([&] { yc = f(c); });
+    const auto kd = counts([&] { yd = f(d); });
+    CHECK(kc.first == kd.first);
+    check_same(yc, yd);
+    const Tn g = st::randn<T>(yc.shape());
+    yc.backward(g);
+    yd.backward(g.to(st::kCUDA));
+    for (std::size_t i = 0; i < c.size(); ++i) check_same(c[i].grad(), d[i].grad());
+  };
+  const Tn x = st::randn<T>({2, 4, 9, 8}), w = st::randn<T>({6, 4, 3, 3}), b = st::randn<T>({6});
+  check({x, w, b}, [](const std::vector<Tn>& v) { return F::conv2d(v[0], v[1], v[2]); });
+  check({x, w, b}, [](const std::vector<Tn>& v) { return F::conv2d(v[0], v[1], v[2], {2, 1}, {1, 2}, {1, 2}); });
+  check({x, st::randn<T>({6, 2, 3, 2})},
+        [](const std::vector<Tn>& v) { return F::conv2d(v[0], v[1], Tn(), {1, 1}, {1, 0}, {1, 1}, 2); });
+  check({x}, [](const std::vector<Tn>& v) { return F::max_pool2d(v[0], {2, 2}); });
+  check({x}, [](const std::vector<Tn>& v) { return F::max_pool2d(v[0], {3, 3}, std::array<std::int64_t, 2>{2, 2},
+                                                                 {1, 1}, true); });
+  check({x}, [](const std::vector<Tn>& v) { return F::avg_pool2d(v[0], {3, 2}, std::array<std::int64_t, 2>{2, 2},
+                                                                 {1, 1}, false, false); });
+  check({x}, [](const std::vector<Tn>& v) { return F::adaptive_avg_pool2d(v[0], {4, 3}); });
+}
+
+TEST_CASE("a LeNet-style CNN trains on the device as on the CPU", "[backend][thrust][nn]") {
+  namespace nn = st::nn;
+  namespace F = st::nn::F;
+  auto make = [] {
+    st::manual_seed(16);
+    return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 4, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
+                          nn::Conv2d(4, 8, 5), nn::ReLU(), nn::AvgPool2d(2), nn::Flatten(), nn::Linear(8 * 5 * 5, 10));
+  };
+  auto cpu_model = make(), dev_model = make();
+  dev_model.to(st::kCUDA);
+  st::manual_seed(17);
+  const st::Tensor x = st::randn({6, 1, 28, 28});
+  const auto y = st::randint(0, 10, {6});
+  const st::Tensor xd = x.to(st::kCUDA);
+  const auto yd = y.to(st::kCUDA);
+  st::optim::Adam oc(cpu_model.parameters(), st::optim::AdamOptions(1e-3));
+  st::optim::Adam od(dev_model.parameters(), st::optim::AdamOptions(1e-3));
+  for (int step = 0; step < 3; ++step) {
+    oc.zero_grad();
+    od.zero_grad();
+    st::Tensor lc = F::cross_entropy(cpu_model.forward(x), y), ld = F::cross_entropy(dev_model.forward(xd), yd);
+    lc.backward();
+    ld.backward();
+    check_same(lc, ld);
+    oc.step();
+    od.step();
+  }
+  const auto pc = cpu_model.parameters(), pd = dev_model.parameters();
+  for (std::size_t i = 0; i < pc.size(); ++i) check_same(pc[i], pd[i]);
+}

@@ -66,8 +66,8 @@ void batched_gemm(const Shape& batch, const MatrixBatch& A, bool ta, const Matri
                                            oc += idx[d] * c_batch_strides[d];
     // Zero batch strides in C fold several products into one matrix: every product after the first adds.
     const bool acc = accumulate;
-    launch_gemm<T>(A.t->device(), M, N, K, pa + oa, ta ? A.cs : A.rs, ta ? A.rs : A.cs, pb + ob, tb ? B.cs : B.rs, tb ? B.rs : B.cs,
-                 C + oc, N, acc);
+    launch_gemm<T>(A.t->device(), M, N, K, pa + oa, ta ? A.cs : A.rs, ta ? A.rs : A.cs, pb + ob, tb ? B.cs : B.rs,
+                   tb ? B.rs : B.cs, C + oc, N, acc);
     for (int d = batch.size() - 1; d >= 0; --d) {
       if (++idx[d] < batch[d]) break;
       idx[d] = 0;

@@ -76,21 +76,22 @@ void gemm(Device dev, std::int64_t M, std::int64_t N, std::int64_t K, const T* A
       for (std::int64_t m = 0; m < M; ++m) zero(C + m * ldc, static_cast<std::size_t>(N) * sizeof(T));
     return;
   }
+  constexpr std::int64_t kMax = 2147483647;  // cuBLAS takes int sizes
+  SINTER_CHECK(M <= kMax && N <= kMax && K <= kMax, "matmul: ", M, "x", K, " by ", K, "x", N,
+               " exceeds cuBLAS's 32-bit sizes; split the product");
   Scratch<T> sa, sb;
   const BlasOperand<T> a = blas_operand(A, M, K, rsa, csa, sa), b = blas_operand(B, K, N, rsb, csb, sb);
   const T one(1), beta(accumulate ? 1 : 0);
+  const int n = static_cast<int>(N), m = static_cast<int>(M), k = static_cast<int>(K);
+  const int lda = static_cast<int>(a.ld), ldb = static_cast<int>(b.ld), ldc_ = static_cast<int>(ldc > 1 ? ldc : 1);
   cublasHandle_t h = cublas_handle();
   // C^T (N x M, column-major, ld = ldc) = B^T (N x K) . A^T (K x M)
   if constexpr (std::is_same_v<T, float>) {
     check_cublas(cublasSetMathMode(h, cuda::allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
                  "cublasSetMathMode");
-    check_cublas(cublasSgemm(h, b.op, a.op, static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &one, b.p,
-                             static_cast<int>(b.ld), a.p, static_cast<int>(a.ld), &beta, C, static_cast<int>(ldc > 1 ? ldc : 1)),
-                 "cublasSgemm");
+    check_cublas(cublasSgemm(h, b.op, a.op, n, m, k, &one, b.p, ldb, a.p, lda, &beta, C, ldc_), "cublasSgemm");
   } else {
-    check_cublas(cublasDgemm(h, b.op, a.op, static_cast<int>(N), static_cast<int>(M), static_cast<int>(K), &one, b.p,
-                             static_cast<int>(b.ld), a.p, static_cast<int>(a.ld), &beta, C, static_cast<int>(ldc > 1 ? ldc : 1)),
-                 "cublasDgemm");
+    check_cublas(cublasDgemm(h, b.op, a.op, n, m, k, &one, b.p, ldb, a.p, lda, &beta, C, ldc_), "cublasDgemm");
   }
 }
 

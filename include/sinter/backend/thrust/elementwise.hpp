@@ -53,7 +53,8 @@ SINTER_HD inline std::int64_t offset_of(const OperandGeometry& g, const std::int
 
 template <class F>
 void for_each_index(std::int64_t n, const F& f) {
-  if (n > 0) thrust::for_each(policy(), thrust::counting_iterator<std::int64_t>(0), thrust::counting_iterator<std::int64_t>(n), f);
+  using It = thrust::counting_iterator<std::int64_t>;
+  if (n > 0) thrust::for_each(policy(), It(0), It(n), f);
 }
 
 using detail::atomic_add;

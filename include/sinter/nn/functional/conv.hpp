@@ -14,6 +14,7 @@
 
 #include <sinter/backend/cpu/gemm.hpp>
 #include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/backend/dispatch.hpp>
 #include <sinter/ops/statement.hpp>
 
 namespace sinter::nn::functional {
@@ -22,10 +23,10 @@ namespace sinter::nn::functional {
 struct Conv2dGeometry {
   std::int64_t N, C, H, W, OC, KH, KW, OH, OW;
   std::int64_t sh, sw, ph, pw, dh, dw, groups;
-  std::int64_t Cg() const { return C / groups; }
-  std::int64_t OCg() const { return OC / groups; }
-  std::int64_t Kg() const { return Cg() * KH * KW; }  // rows of the column matrix per group
-  std::int64_t P() const { return N * OH * OW; }       // columns of the column matrix
+  SINTER_HD std::int64_t Cg() const { return C / groups; }
+  SINTER_HD std::int64_t OCg() const { return OC / groups; }
+  SINTER_HD std::int64_t Kg() const { return Cg() * KH * KW; }  // rows of the column matrix per group
+  SINTER_HD std::int64_t P() const { return N * OH * OW; }       // columns of the column matrix
 };
 
 namespace detail {
@@ -42,9 +43,83 @@ inline std::pair<std::int64_t, std::int64_t> valid_columns(const Conv2dGeometry&
   return {lo, hi};
 }
 
+// ---- device kernels: one element per index, the same layouts as the CPU loops below -------------------------------
+
+template <class T>
+struct Im2colKernel {
+  const T* x;
+  T* cols;
+  Conv2dGeometry g;
+  SINTER_HD void operator()(std::int64_t i) const {
+    const std::int64_t P = g.P(), r = i / P, q = i % P;
+    const std::int64_t c = r / (g.KH * g.KW), kh = (r / g.KW) % g.KH, kw = r % g.KW;
+    const std::int64_t n = q / (g.OH * g.OW), oh = (q / g.OW) % g.OH, ow = q % g.OW;
+    const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+    cols[i] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? x[((n * g.C + c) * g.H + ih) * g.W + iw] : T(0);
+  }
+};
+
+/// The adjoint of im2col as a gather: each input element sums the column entries that read it (no atomics).
+template <class T>
+struct Col2imKernel {
+  const T* dcols;
+  T* dx;
+  Conv2dGeometry g;
+  bool accumulate;
+  SINTER_HD void operator()(std::int64_t i) const {
+    const std::int64_t iw = i % g.W, ih = (i / g.W) % g.H, c = (i / (g.W * g.H)) % g.C, n = i / (g.W * g.H * g.C);
+    const std::int64_t P = g.P();
+    T acc(0);
+    for (std::int64_t kh = 0; kh < g.KH; ++kh) {
+      const std::int64_t th = ih + g.ph - kh * g.dh;  // = oh * sh
+      if (th < 0 || th % g.sh != 0 || th / g.sh >= g.OH) continue;
+      for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+        const std::int64_t tw = iw + g.pw - kw * g.dw;
+        if (tw < 0 || tw % g.sw != 0 || tw / g.sw >= g.OW) continue;
+        acc += dcols[((c * g.KH + kh) * g.KW + kw) * P + (n * g.OH + th / g.sh) * g.OW + tw / g.sw];
+      }
+    }
+    dx[i] = accumulate ? dx[i] + acc : acc;
+  }
+};
+
+/// out[n, oc, p] = y[oc, n*OHW + p] + bias[oc] (forward), or, with to_gemm, y[oc, n*OHW + p] = out[n, oc, p].
+template <class T>
+struct NchwGemmKernel {
+  const T* src;
+  const T* bias;
+  T* dst;
+  Conv2dGeometry g;
+  bool to_gemm;
+  SINTER_HD void operator()(std::int64_t i) const {
+    const std::int64_t ohw = g.OH * g.OW, p = i % ohw, oc = (i / ohw) % g.OC, n = i / (ohw * g.OC);
+    const std::int64_t k = oc * g.P() + n * ohw + p;
+    if (to_gemm) dst[k] = src[i];
+    else dst[i] = src[k] + (bias ? bias[oc] : T(0));
+  }
+};
+
+/// db[oc] (+)= sum of row oc of the output gradient in GEMM layout.
+template <class T>
+struct BiasGradKernel {
+  const T* gt;
+  T* db;
+  std::int64_t P;
+  bool accumulate;
+  SINTER_HD void operator()(std::int64_t oc) const {
+    T s(0);
+    for (std::int64_t p = 0; p < P; ++p) s += gt[oc * P + p];
+    db[oc] = accumulate ? db[oc] + s : s;
+  }
+};
+
+using sinter::detail::launch_for_each;
+using sinter::detail::launch_gemm;
+
 /// cols[(c*KH + kh)*KW + kw, (n*OH + oh)*OW + ow] = x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (0 outside).
 template <class T>
-void im2col(const T* x, T* cols, const Conv2dGeometry& g) {
+void im2col(Device dev, const T* x, T* cols, const Conv2dGeometry& g) {
+  if (!dev.is_cpu()) return launch_for_each(dev, g.C * g.KH * g.KW * g.P(), Im2colKernel<T>{x, cols, g}, "conv2d");
   count_kernel(kCPU);
   const std::int64_t rows = g.C * g.KH * g.KW, P = g.P();
   cpu::parallel(cpu::threads_for(rows * P), [&](int tid, int nth) {
@@ -79,7 +154,9 @@ void im2col(const T* x, T* cols, const Conv2dGeometry& g) {
 /// dx[n, c, ih, iw] += dcols[...] (the adjoint of im2col); zeroes dx first unless accumulating. One thread owns a
 /// channel, so no two threads write the same element.
 template <class T>
-void col2im(const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
+void col2im(Device dev, const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
+  if (!dev.is_cpu())
+    return launch_for_each(dev, g.N * g.C * g.H * g.W, Col2imKernel<T>{dcols, dx, g, accumulate}, "conv2d backward");
   count_kernel(kCPU);
   const std::int64_t P = g.P();
   cpu::parallel(cpu::threads_for(g.C * g.KH * g.KW * P), [&](int tid, int nth) {
@@ -107,7 +184,9 @@ void col2im(const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
 
 /// out[n, oc, p] = y[oc, n*OHW + p] + bias[oc]: GEMM layout to NCHW, bias fused in.
 template <class T>
-void gemm_to_nchw(const T* y, const T* bias, T* out, const Conv2dGeometry& g) {
+void gemm_to_nchw(Device dev, const T* y, const T* bias, T* out, const Conv2dGeometry& g) {
+  if (!dev.is_cpu())
+    return launch_for_each(dev, g.N * g.OC * g.OH * g.OW, NchwGemmKernel<T>{y, bias, out, g, false}, "conv2d");
   count_kernel(kCPU);
   const std::int64_t ohw = g.OH * g.OW, P = g.P();
   cpu::parallel(cpu::threads_for(g.N * g.OC * ohw), [&](int tid, int nth) {
@@ -124,7 +203,10 @@ void gemm_to_nchw(const T* y, const T* bias, T* out, const Conv2dGeometry& g) {
 
 /// gt[oc, n*OHW + p] = g[n, oc, p]: the output gradient in GEMM layout.
 template <class T>
-void nchw_to_gemm(const T* gout, T* gt, const Conv2dGeometry& g) {
+void nchw_to_gemm(Device dev, const T* gout, T* gt, const Conv2dGeometry& g) {
+  if (!dev.is_cpu())
+    return launch_for_each(dev, g.N * g.OC * g.OH * g.OW, NchwGemmKernel<T>{gout, nullptr, gt, g, true},
+                           "conv2d backward");
   count_kernel(kCPU);
   const std::int64_t ohw = g.OH * g.OW, P = g.P(), planes = g.N * g.OC;
   cpu::parallel(cpu::threads_for(planes * ohw), [&](int tid, int nth) {
@@ -138,7 +220,8 @@ void nchw_to_gemm(const T* gout, T* gt, const Conv2dGeometry& g) {
 template <class T>
 class Conv2dBackward final : public Node {
   // Uninitialised scratch from the caching allocator, returned to it when the handle goes.
-  static std::shared_ptr<TensorImpl> scratch(std::int64_t n) { return TensorImpl::empty({n}, dtype_of<T>(), kCPU); }
+  std::shared_ptr<TensorImpl> scratch(std::int64_t n) const { return TensorImpl::empty({n}, dtype_of<T>(), dev()); }
+  Device dev() const { return w_->device(); }
 
  public:
   Conv2dBackward(Conv2dGeometry g, std::shared_ptr<TensorImpl> cols, std::shared_ptr<TensorImpl> w)
@@ -149,16 +232,19 @@ class Conv2dBackward final : public Node {
     const std::int64_t P = g.P(), Kg = g.Kg(), OCg = g.OCg();
     auto gt_buf = scratch(g.OC * P);
     T* gt = static_cast<T*>(gt_buf->data());
-    nchw_to_gemm<T>(static_cast<const T*>(gout.data()), gt, g);
+    nchw_to_gemm<T>(dev(), static_cast<const T*>(gout.data()), gt, g);
     const T* cols = static_cast<const T*>(cols_->data());
     const T* w = static_cast<const T*>(w_->data());
     if (auto& tw = targets[1]; tw.buffer) {  // dW_g = gt_g . cols_g^T
       T* dw = static_cast<T*>(tw.buffer->data());
       for (std::int64_t gr = 0; gr < g.groups; ++gr)
-        cpu::gemm<T>(OCg, Kg, P, gt + gr * OCg * P, P, 1, cols + gr * Kg * P, 1, P, dw + gr * OCg * Kg, Kg,
-                     tw.accumulate);
+        launch_gemm<T>(dev(), OCg, Kg, P, gt + gr * OCg * P, P, 1, cols + gr * Kg * P, 1, P, dw + gr * OCg * Kg, Kg,
+                       tw.accumulate);
     }
-    if (targets.size() > 2 && targets[2].buffer) {  // db = row sums of gt
+    if (targets.size() > 2 && targets[2].buffer && !dev().is_cpu()) {  // db = row sums of gt
+      T* db = static_cast<T*>(targets[2].buffer->data());
+      launch_for_each(dev(), g.OC, BiasGradKernel<T>{gt, db, P, targets[2].accumulate}, "conv2d backward");
+    } else if (targets.size() > 2 && targets[2].buffer) {
       count_kernel(kCPU);
       T* db = static_cast<T*>(targets[2].buffer->data());
       for (std::int64_t oc = 0; oc < g.OC; ++oc) {
@@ -172,8 +258,9 @@ class Conv2dBackward final : public Node {
       auto dcols_buf = scratch(g.C * g.KH * g.KW * P);
       T* dcols = static_cast<T*>(dcols_buf->data());
       for (std::int64_t gr = 0; gr < g.groups; ++gr)
-        cpu::gemm<T>(Kg, P, OCg, w + gr * OCg * Kg, 1, Kg, gt + gr * OCg * P, P, 1, dcols + gr * Kg * P, P, false);
-      col2im<T>(dcols, static_cast<T*>(tx.buffer->data()), g, tx.accumulate);
+        launch_gemm<T>(dev(), Kg, P, OCg, w + gr * OCg * Kg, 1, Kg, gt + gr * OCg * P, P, 1, dcols + gr * Kg * P, P,
+                       false);
+      col2im<T>(dev(), dcols, static_cast<T*>(tx.buffer->data()), g, tx.accumulate);
     }
   }
   void release_saved() override {
@@ -196,8 +283,9 @@ TensorOf<T> conv2d(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
                    std::array<std::int64_t, 2> dilation = {1, 1}, std::int64_t groups = 1) {
   sinter::detail::require_defined(input.impl().get(), "conv2d");
   sinter::detail::require_defined(weight.impl().get(), "conv2d");
-  sinter::detail::require_cpu(input.device(), "conv2d");
-  sinter::detail::require_cpu(weight.device(), "conv2d");
+  SINTER_CHECK(input.device() == weight.device() && (!bias.defined() || bias.device() == input.device()),
+               "conv2d: expected the input, weight and bias on one device, but the input is on ", input.device(),
+               " and the weight on ", weight.device(), "; move the module with .to(device)");
   if (input.dim() == 3) return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0);
   SINTER_CHECK(input.dim() == 4, "conv2d: expected a 3-D or 4-D input (NCHW), but got shape ", input.shape());
   SINTER_CHECK(weight.dim() == 4, "conv2d: expected a 4-D weight [out_channels, in_channels/groups, kH, kW], got ",
@@ -229,15 +317,16 @@ TensorOf<T> conv2d(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
   const TensorOf<T> x = input.contiguous(), w = weight.contiguous();
   const TensorOf<T> b = bias.defined() ? bias.contiguous() : TensorOf<T>();
   const std::int64_t P = g.P(), Kg = g.Kg(), OCg = g.OCg();
-  auto cols = TensorImpl::empty({g.C * g.KH * g.KW, P}, dtype_of<T>(), kCPU);
-  detail::im2col<T>(x.data(), static_cast<T*>(cols->data()), g);
-  auto y_buf = TensorImpl::empty({g.OC * P}, dtype_of<T>(), kCPU);  // uninitialised: the GEMM overwrites it
+  const Device dev = x.device();
+  auto cols = TensorImpl::empty({g.C * g.KH * g.KW, P}, dtype_of<T>(), dev);
+  detail::im2col<T>(dev, x.data(), static_cast<T*>(cols->data()), g);
+  auto y_buf = TensorImpl::empty({g.OC * P}, dtype_of<T>(), dev);  // uninitialised: the GEMM overwrites it
   T* y = static_cast<T*>(y_buf->data());
   for (std::int64_t gr = 0; gr < groups; ++gr)
-    cpu::gemm<T>(OCg, P, Kg, w.data() + gr * OCg * Kg, Kg, 1, static_cast<const T*>(cols->data()) + gr * Kg * P, P, 1,
-                 y + gr * OCg * P, P, false);
-  auto out = TensorImpl::empty({g.N, g.OC, g.OH, g.OW}, dtype_of<T>(), kCPU);
-  detail::gemm_to_nchw<T>(y, b.defined() ? b.data() : nullptr, static_cast<T*>(out->data()), g);
+    detail::launch_gemm<T>(dev, OCg, P, Kg, w.data() + gr * OCg * Kg, Kg, 1,
+                           static_cast<const T*>(cols->data()) + gr * Kg * P, P, 1, y + gr * OCg * P, P, false);
+  auto out = TensorImpl::empty({g.N, g.OC, g.OH, g.OW}, dtype_of<T>(), dev);
+  detail::gemm_to_nchw<T>(dev, y, b.defined() ? b.data() : nullptr, static_cast<T*>(out->data()), g);
   const bool grad = is_grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
   if (grad) {
     auto node = std::make_shared<detail::Conv2dBackward<T>>(g, cols, w.impl());

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/backend/dispatch.hpp>
+#include <sinter/core/atomic.hpp>
 #include <sinter/ops/statement.hpp>
 
 namespace sinter::nn::functional {
@@ -23,11 +25,89 @@ struct PoolGeometry {
   std::int64_t kh, kw, sh, sw, ph, pw;
   bool adaptive = false;
   bool count_include_pad = true;
-  std::int64_t h0(std::int64_t oh) const { return adaptive ? (oh * H) / OH : oh * sh - ph; }
-  std::int64_t h1(std::int64_t oh) const { return adaptive ? ((oh + 1) * H + OH - 1) / OH : oh * sh - ph + kh; }
-  std::int64_t w0(std::int64_t ow) const { return adaptive ? (ow * W) / OW : ow * sw - pw; }
-  std::int64_t w1(std::int64_t ow) const { return adaptive ? ((ow + 1) * W + OW - 1) / OW : ow * sw - pw + kw; }
+  SINTER_HD std::int64_t h0(std::int64_t oh) const { return adaptive ? (oh * H) / OH : oh * sh - ph; }
+  SINTER_HD std::int64_t h1(std::int64_t oh) const {
+    return adaptive ? ((oh + 1) * H + OH - 1) / OH : oh * sh - ph + kh;
+  }
+  SINTER_HD std::int64_t w0(std::int64_t ow) const { return adaptive ? (ow * W) / OW : ow * sw - pw; }
+  SINTER_HD std::int64_t w1(std::int64_t ow) const {
+    return adaptive ? ((ow + 1) * W + OW - 1) / OW : ow * sw - pw + kw;
+  }
+  /// b = {h0, h1, w0, w1} of output (oh, ow)'s window clipped to the image, then its average-pooling divisor.
+  SINTER_HD void window(std::int64_t oh, std::int64_t ow, std::int64_t* b) const {
+    const std::int64_t a0 = h0(oh), a1 = h1(oh), c0 = w0(ow), c1 = w1(ow);
+    b[0] = a0 > 0 ? a0 : 0, b[1] = a1 < H ? a1 : H, b[2] = c0 > 0 ? c0 : 0, b[3] = c1 < W ? c1 : W;
+    const std::int64_t ph1 = a1 < H + ph ? a1 : H + ph, pw1 = c1 < W + pw ? c1 : W + pw;
+    b[4] = adaptive || !count_include_pad ? (b[1] - b[0]) * (b[3] - b[2]) : (ph1 - a0) * (pw1 - c0);
+  }
 };
+
+// ---- device kernels: one output element per index; backward adds into the (zeroed) input gradient atomically ----
+
+template <class T>
+struct MaxPoolKernel {
+  const T* x;
+  T* out;
+  std::int32_t* argmax;
+  PoolGeometry g;
+  SINTER_HD void operator()(std::int64_t i) const {
+    const std::int64_t on = g.OH * g.OW, q = i / on, oh = (i % on) / g.OW, ow = i % g.OW;
+    std::int64_t b[5];
+    g.window(oh, ow, b);
+    const T* s = x + q * g.H * g.W;
+    T best = -std::numeric_limits<T>::infinity();
+    std::int64_t arg = b[0] * g.W + b[2];
+    for (std::int64_t h = b[0]; h < b[1]; ++h)
+      for (std::int64_t w = b[2]; w < b[3]; ++w) {
+        const T v = s[h * g.W + w];
+        if (v > best || (v != v && best == best)) best = v, arg = h * g.W + w;  // NaN wins, as in PyTorch
+      }
+    out[i] = best;
+    argmax[i] = static_cast<std::int32_t>(arg);
+  }
+};
+
+template <class T>
+struct MaxPoolBackwardKernel {
+  const T* g_out;
+  const std::int32_t* argmax;
+  T* dx;
+  std::int64_t in, on;
+  SINTER_HD void operator()(std::int64_t i) const {
+    sinter::detail::atomic_add(dx + (i / on) * in + argmax[i], g_out[i]);
+  }
+};
+
+template <class T>
+struct AvgPoolKernel {
+  const T* src;
+  T* dst;
+  PoolGeometry g;
+  bool backward;
+  SINTER_HD void operator()(std::int64_t i) const {
+    const std::int64_t on = g.OH * g.OW, q = i / on, oh = (i % on) / g.OW, ow = i % g.OW;
+    std::int64_t b[5];
+    g.window(oh, ow, b);
+    const T inv = b[4] > 0 ? T(1) / static_cast<T>(b[4]) : T(0);
+    if (!backward) {
+      const T* s = src + q * g.H * g.W;
+      T acc(0);
+      for (std::int64_t h = b[0]; h < b[1]; ++h)
+        for (std::int64_t w = b[2]; w < b[3]; ++w) acc += s[h * g.W + w];
+      dst[i] = acc * inv;
+    } else {
+      T* d = dst + q * g.H * g.W;
+      const T v = src[i] * inv;
+      for (std::int64_t h = b[0]; h < b[1]; ++h)
+        for (std::int64_t w = b[2]; w < b[3]; ++w) sinter::detail::atomic_add(d + h * g.W + w, v);
+    }
+  }
+};
+
+/// Zeroes a device gradient buffer that kernels then add into (part of the backward pass, as on the CPU).
+inline void zero_device(const TensorImpl& t) {
+  sinter::detail::cuda_raw_ops().zero(t.data(), static_cast<std::size_t>(t.numel()) * element_size(t.dtype));
+}
 
 template <class F>
 void for_planes(const PoolGeometry& g, F&& f) {
@@ -44,10 +124,16 @@ class MaxPool2dBackward final : public Node {
   void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
     auto& t = targets[0];
     if (!t.buffer) return;
-    count_kernel(kCPU);
     const T* gp = static_cast<const T*>(gout.data());
     T* dx = static_cast<T*>(t.buffer->data());
     const std::int64_t in = g_.H * g_.W, on = g_.OH * g_.OW;
+    if (const Device dev = t.buffer->device(); !dev.is_cpu()) {
+      if (!t.accumulate) zero_device(*t.buffer);
+      const auto* am = static_cast<const std::int32_t*>(argmax_->data());
+      sinter::detail::launch_for_each(dev, g_.planes * on, MaxPoolBackwardKernel<T>{gp, am, dx, in, on}, name());
+      return;
+    }
+    count_kernel(kCPU);
     for_planes(g_, [&](std::int64_t q) {
       T* d = dx + q * in;
       if (!t.accumulate) std::fill_n(d, in, T(0));
@@ -65,7 +151,13 @@ class MaxPool2dBackward final : public Node {
 
 /// Average pooling (fixed or adaptive windows) forward or backward; divisor per PyTorch's rules.
 template <class T>
-void avg_pool(const T* src, T* dst, const PoolGeometry& g, bool backward, bool accumulate) {
+void avg_pool(Device dev, const TensorImpl& dst_t, const T* src, T* dst, const PoolGeometry& g, bool backward,
+              bool accumulate) {
+  if (!dev.is_cpu()) {
+    if (backward && !accumulate) zero_device(dst_t);
+    return sinter::detail::launch_for_each(dev, g.planes * g.OH * g.OW, AvgPoolKernel<T>{src, dst, g, backward},
+                                           backward ? "avg_pool2d backward" : "avg_pool2d");
+  }
   count_kernel(kCPU);
   const std::int64_t in = g.H * g.W, on = g.OH * g.OW;
   for_planes(g, [&](std::int64_t q) {
@@ -157,7 +249,8 @@ class AvgPool2dBackward final : public Node {
   void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
     auto& t = targets[0];
     if (t.buffer)
-      avg_pool<T>(static_cast<const T*>(gout.data()), static_cast<T*>(t.buffer->data()), g_, true, t.accumulate);
+      avg_pool<T>(t.buffer->device(), *t.buffer, static_cast<const T*>(gout.data()),
+                  static_cast<T*>(t.buffer->data()), g_, true, t.accumulate);
   }
 
  private:
@@ -167,7 +260,6 @@ class AvgPool2dBackward final : public Node {
 template <class T>
 std::pair<TensorOf<T>, PoolGeometry> pool_setup(const TensorOf<T>& input, const char* op) {
   sinter::detail::require_defined(input.impl().get(), op);
-  sinter::detail::require_cpu(input.device(), op);
   SINTER_CHECK(input.dim() == 3 || input.dim() == 4, op, ": expected a 3-D (CHW) or 4-D (NCHW) input, got shape ",
                input.shape());
   PoolGeometry g{};
@@ -183,14 +275,14 @@ TensorOf<T> pooled_output(const TensorOf<T>& x, const PoolGeometry& g) {
   Shape s = x.shape();
   s[s.size() - 2] = g.OH;
   s[s.size() - 1] = g.OW;
-  return TensorOf<T>(TensorImpl::empty(s, dtype_of<T>(), kCPU));
+  return TensorOf<T>(TensorImpl::empty(s, dtype_of<T>(), x.device()));
 }
 
 /// Average pooling of x over the windows of g (fixed or adaptive), recording the backward when grad flows.
 template <class T>
 TensorOf<T> avg_pooled(const TensorOf<T>& x, const PoolGeometry& g) {
   TensorOf<T> out = pooled_output(x, g);
-  avg_pool<T>(x.data(), out.data(), g, false, false);
+  avg_pool<T>(x.device(), *out.impl(), x.data(), out.data(), g, false, false);
   if (is_grad_enabled() && x.requires_grad()) {
     auto node = std::make_shared<AvgPool2dBackward<T>>(g);
     node->inputs.push_back(x.impl());
@@ -230,9 +322,16 @@ TensorOf<T> max_pool2d(const TensorOf<T>& input, std::array<std::int64_t, 2> ker
   detail::fixed_windows(g, kernel_size, stride.value_or(kernel_size), padding, ceil_mode, "max_pool2d");
   TensorOf<T> out = detail::pooled_output(x, g);
   // Argmax offsets come from the caching allocator too: a fresh std::vector per call costs page faults.
-  auto argmax = Storage::allocate_cpu(static_cast<std::size_t>(g.planes * g.OH * g.OW) * sizeof(std::int32_t));
-  detail::count_kernel(kCPU);
-  detail::max_pool_forward(x.data(), out.data(), static_cast<std::int32_t*>(argmax->data()), g);
+  auto argmax = sinter::detail::allocate_storage(
+      static_cast<std::size_t>(g.planes * g.OH * g.OW) * sizeof(std::int32_t), x.device());
+  auto* am = static_cast<std::int32_t*>(argmax->data());
+  if (x.device().is_cpu()) {
+    detail::count_kernel(kCPU);
+    detail::max_pool_forward(x.data(), out.data(), am, g);
+  } else {
+    sinter::detail::launch_for_each(x.device(), g.planes * g.OH * g.OW,
+                                    detail::MaxPoolKernel<T>{x.data(), out.data(), am, g}, "max_pool2d");
+  }
   if (is_grad_enabled() && x.requires_grad()) {
     auto node = std::make_shared<detail::MaxPool2dBackward<T>>(g, std::move(argmax));
     node->inputs.push_back(x.impl());
