@@ -513,3 +513,40 @@ TEST_CASE("a LeNet-style CNN trains on the device as on the CPU", "[backend][thr
   const auto pc = cpu_model.parameters(), pd = dev_model.parameters();
   for (std::size_t i = 0; i < pc.size(); ++i) check_same(pc[i], pd[i]);
 }
+
+TEMPLATE_TEST_CASE("batch_norm and dropout agree with the CPU, running statistics included", "[backend][thrust][norm]",
+                   float, double) {
+  using T = TestType;
+  using Tn = st::TensorOf<T>;
+  namespace F = st::nn::F;
+  st::manual_seed(18);
+  const Tn x0 = st::randn<T>({5, 3, 4, 2}) * T(2) + T(1), w0 = st::randn<T>({3}), b0 = st::randn<T>({3});
+  Tn xc = x0.clone().requires_grad_(), wc = w0.clone().requires_grad_(), bc = b0.clone().requires_grad_();
+  Tn xd = x0.to(st::kCUDA).requires_grad_(), wd = w0.to(st::kCUDA).requires_grad_(),
+     bd = b0.to(st::kCUDA).requires_grad_();
+  Tn rmc = st::zeros<T>({3}), rvc = st::ones<T>({3}), rmd = st::zeros<T>({3}, st::kCUDA),
+     rvd = st::ones<T>({3}, st::kCUDA);
+  Tn yc, yd;
+  const auto kc = counts([&] { yc = F::batch_norm(xc, rmc, rvc, wc, bc, true, 0.2); });
+  const auto kd = counts([&] { yd = F::batch_norm(xd, rmd, rvd, wd, bd, true, 0.2); });
+  CHECK(kd.first == 1);
+  CHECK(kc.first == kd.first);
+  check_same(yc, yd);
+  check_same(rmc, rmd);
+  check_same(rvc, rvd);
+  const Tn g = st::randn<T>(yc.shape());
+  yc.backward(g);
+  yd.backward(g.to(st::kCUDA));
+  check_same(xc.grad(), xd.grad());
+  check_same(wc.grad(), wd.grad());
+  check_same(bc.grad(), bd.grad());
+  // Eval mode uses the running statistics.
+  check_same(F::batch_norm(x0, rmc, rvc, w0, b0, false), F::batch_norm(x0.to(st::kCUDA), rmd, rvd, wd.detach(),
+                                                                       bd.detach(), false));
+  // The same seed gives the same dropout mask on both devices.
+  st::manual_seed(19);
+  const Tn dc = F::dropout(x0, 0.3);
+  st::manual_seed(19);
+  const Tn dd = F::dropout(x0.to(st::kCUDA), 0.3);
+  check_same(dc, dd);
+}
