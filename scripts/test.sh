@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test
 launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 jobs=$(nproc)
 echo "+ cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Release"
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Release "${launcher[@]}"
