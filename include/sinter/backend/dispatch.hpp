@@ -75,13 +75,16 @@ void launch_backward(Device dev, const IterationSpace& space, const Plan& plan, 
 
 /// f(i) for every i in [0, n) on dev, counted as one kernel: on the CPU split across threads in contiguous chunks
 /// (each thread's loop over its chunk vectorises like a hand-written one), on a GPU one Thrust kernel. f is a
-/// trivially copyable functor with a SINTER_HD call operator taking std::int64_t.
+/// trivially copyable functor with a SINTER_HD call operator taking std::int64_t. work_per_index is the number of
+/// elements one call touches (a row, a channel): it sizes the CPU's thread count, and such chunks split evenly
+/// rather than on cache lines.
 template <class F>
-void launch_for_each(Device dev, std::int64_t n, const F& f, const char* op) {
+void launch_for_each(Device dev, std::int64_t n, const F& f, const char* op, std::int64_t work_per_index = 1) {
   if (dev.is_cpu()) {
     count_kernel(kCPU);
-    cpu::parallel(cpu::threads_for(n), [&](int tid, int nth) {
-      const auto [b, e] = cpu::chunk(n, tid, nth);
+    const std::int64_t align = work_per_index > 1 ? 1 : 64;
+    cpu::parallel(cpu::threads_for(n * work_per_index), [&](int tid, int nth) {
+      const auto [b, e] = cpu::chunk(n, tid, nth, align);
       for (std::int64_t i = b; i < e; ++i) f(i);
     });
     return;

@@ -117,8 +117,7 @@ inline void copy_into(const TensorImpl& dst, const TensorImpl& src, bool add = f
   if (!dst.device().is_cpu() || !src.device().is_cpu()) {
     auto fn = cuda_copy_hook();
     SINTER_CHECK(fn != nullptr, "copying between ", src.device(), " and ", dst.device(),
-                 " needs sinter's CUDA backend: include <sinter/cuda.hpp> in a file compiled with nvcc and link "
-                 "sinter::cuda");
+                 kNeedsCudaBackend);
     fn(dst, src, add);
     return;
   }
@@ -152,8 +151,7 @@ inline void fill(const TensorImpl& dst, double value) {
   if (!dst.device().is_cpu()) {
     auto fn = cuda_fill_hook();
     SINTER_CHECK(fn != nullptr, "filling a tensor on ", dst.device(),
-                 " needs sinter's CUDA backend: include <sinter/cuda.hpp> in a file compiled with nvcc and link "
-                 "sinter::cuda");
+                 kNeedsCudaBackend);
     fn(dst, value);
     return;
   }
@@ -179,8 +177,7 @@ inline void convert_into(const TensorImpl& dst, const TensorImpl& src) {
   if (!dst.device().is_cpu() || !src.device().is_cpu()) {
     auto fn = cuda_convert_hook();
     SINTER_CHECK(fn != nullptr, "converting a tensor on ", src.device(),
-                 " needs sinter's CUDA backend: include <sinter/cuda.hpp> in a file compiled with nvcc and link "
-                 "sinter::cuda");
+                 kNeedsCudaBackend);
     fn(dst, src);
     return;
   }

@@ -73,6 +73,10 @@ class Node {
 
 namespace detail {
 
+/// The end of every error for device work that no file compiled with nvcc provides.
+inline constexpr const char* kNeedsCudaBackend =
+    " needs sinter's CUDA backend: include <sinter/cuda.hpp> in a file compiled with nvcc and link sinter::cuda";
+
 using DeviceAllocateFn = std::shared_ptr<Storage> (*)(std::size_t bytes, Device device);
 /// Filled by sinter/cuda.hpp in translation units compiled with nvcc; null elsewhere.
 inline DeviceAllocateFn& cuda_allocate_hook() noexcept {
@@ -96,8 +100,7 @@ inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device devic
   if (device.is_cpu()) return Storage::allocate_cpu(bytes);
   auto fn = cuda_allocate_hook();
   SINTER_CHECK(fn != nullptr, "a tensor on ", device,
-               " needs sinter's CUDA backend: include <sinter/cuda.hpp> in a file compiled with nvcc and link "
-               "sinter::cuda");
+               kNeedsCudaBackend);
   return fn(bytes, device);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -268,5 +269,21 @@ struct GradDestination {
 
 /// How a reduction combines values.
 enum class ReduceKind { Sum, Max, Min };
+
+/// The value a reduction starts from: 0, -inf or +inf.
+template <ReduceKind K, class T>
+SINTER_HD constexpr T reduce_identity() {
+  if constexpr (K == ReduceKind::Sum) return T(0);
+  else if constexpr (K == ReduceKind::Max) return -std::numeric_limits<T>::infinity();
+  else return std::numeric_limits<T>::infinity();
+}
+
+/// Combines two partial results of a reduction; V is a scalar or a SIMD batch. max and min propagate NaN.
+template <ReduceKind K, class V>
+SINTER_HD SINTER_ALWAYS_INLINE V reduce_combine(V a, V b) {
+  if constexpr (K == ReduceKind::Sum) return a + b;
+  else if constexpr (K == ReduceKind::Max) return Math<V>::max(a, b);
+  else return Math<V>::min(a, b);
+}
 
 }  // namespace sinter::expr

@@ -40,20 +40,7 @@ void for_row_segments(const Shape& shape, std::int64_t begin, std::int64_t end, 
   }
 }
 
-template <ReduceKind K, class T>
-constexpr T reduce_identity() {
-  if constexpr (K == ReduceKind::Sum) return T(0);
-  else if constexpr (K == ReduceKind::Max) return -std::numeric_limits<T>::infinity();
-  else return std::numeric_limits<T>::infinity();
-}
-
-template <ReduceKind K, class V>
-SINTER_ALWAYS_INLINE V combine(V a, V b) {
-  using M = expr::Math<V>;
-  if constexpr (K == ReduceKind::Sum) return a + b;
-  else if constexpr (K == ReduceKind::Max) return M::max(a, b);
-  else return M::min(a, b);
-}
+using expr::reduce_identity;
 
 template <ReduceKind K, class T>
 SINTER_ALWAYS_INLINE T horizontal(vec<T> v) {
@@ -63,7 +50,7 @@ SINTER_ALWAYS_INLINE T horizontal(vec<T> v) {
     alignas(64) T buf[vec<T>::size];
     v.store_aligned(buf);
     T acc = buf[0];
-    for (std::size_t k = 1; k < vec<T>::size; ++k) acc = combine<K>(acc, buf[k]);
+    for (std::size_t k = 1; k < vec<T>::size; ++k) acc = expr::reduce_combine<K>(acc, buf[k]);
     return acc;
   }
 }
@@ -93,24 +80,24 @@ class FoldingWriter {
   template <class V>
   static SINTER_ALWAYS_INLINE void add(Row& r, std::int64_t j, V v) {
     if (r.inner == 0) {
-      if constexpr (std::is_same_v<V, T>) r.sacc = combine<K>(r.sacc, v);
-      else r.vacc = combine<K>(r.vacc, v);
+      if constexpr (std::is_same_v<V, T>) r.sacc = expr::reduce_combine<K>(r.sacc, v);
+      else r.vacc = expr::reduce_combine<K>(r.vacc, v);
     } else if constexpr (std::is_same_v<V, T>) {
       T& d = r.p[j * r.inner];
-      d = combine<K>(d, v);
+      d = expr::reduce_combine<K>(d, v);
     } else {
-      Lanes<V>::store(r.p, j, r.inner, combine<K>(Lanes<V>::load(r.p, j, r.inner), v));
+      Lanes<V>::store(r.p, j, r.inner, expr::reduce_combine<K>(Lanes<V>::load(r.p, j, r.inner), v));
     }
   }
   static void end_row(Row& r) {
-    if (r.inner == 0) r.p[0] = combine<K>(r.p[0], combine<K>(horizontal<K, T>(r.vacc), r.sacc));
+    if (r.inner == 0) r.p[0] = expr::reduce_combine<K>(r.p[0], expr::reduce_combine<K>(horizontal<K, T>(r.vacc), r.sacc));
   }
   /// dst[k] (+)= fold over threads of partial[t][k]. The epilogue of the pass that filled the partials (like the
   /// last block-reduce of a GPU reduction): it reads size x threads values, not the iteration space.
   void combine_into(T* dst, bool accumulate, int nthreads) const {
     for (std::int64_t k = 0; k < size_; ++k) {
       T acc = partial_[static_cast<std::size_t>(k)];
-      for (int t = 1; t < nthreads; ++t) acc = combine<K>(acc, partial_[static_cast<std::size_t>(size_ * t + k)]);
+      for (int t = 1; t < nthreads; ++t) acc = expr::reduce_combine<K>(acc, partial_[static_cast<std::size_t>(size_ * t + k)]);
       dst[k] = accumulate ? dst[k] + acc : acc;
     }
   }

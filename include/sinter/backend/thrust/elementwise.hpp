@@ -90,21 +90,7 @@ void forward(Device dev, const IterationSpace& space, const Plan& plan, const Op
 
 // ---- reductions -------------------------------------------------------------------------------------------------
 
-template <ReduceKind K, class T>
-SINTER_HD T identity() {
-  if constexpr (K == ReduceKind::Sum) return T(0);
-  else if constexpr (K == ReduceKind::Max) return -std::numeric_limits<T>::infinity();
-  else return std::numeric_limits<T>::infinity();
-}
-
-template <ReduceKind K, class T>
-struct Combine {
-  SINTER_HD T operator()(T a, T b) const {
-    if constexpr (K == ReduceKind::Sum) return a + b;
-    else if constexpr (K == ReduceKind::Max) return expr::Math<T>::max(a, b);
-    else return expr::Math<T>::min(a, b);
-  }
-};
+using expr::reduce_identity;
 
 /// The iteration space split into kept dims (an output element each) and folded dims (combined into it): element
 /// (k, r) of the split space is element k * folded + r in row-major order over kept dims, then folded dims.
@@ -164,13 +150,12 @@ struct FoldPerOutput {
   OperandGeometry out_geo;
   T* out;
   SINTER_HD void operator()(std::int64_t k) const {
-    const Combine<K, T> c;
-    T acc = identity<K, T>();
+    T acc = reduce_identity<K, T>();
     for (std::int64_t r0 = 0; r0 < at.split.folded; r0 += 1024) {
       const std::int64_t r1 = r0 + 1024 < at.split.folded ? r0 + 1024 : at.split.folded;
-      T part = identity<K, T>();
-      for (std::int64_t r = r0; r < r1; ++r) part = c(part, at(k * at.split.folded + r));
-      acc = c(acc, part);
+      T part = reduce_identity<K, T>();
+      for (std::int64_t r = r0; r < r1; ++r) part = expr::reduce_combine<K>(part, at(k * at.split.folded + r));
+      acc = expr::reduce_combine<K>(acc, part);
     }
     std::int64_t idx[kMaxRank];
     const std::int64_t j = at.split.index(k, 0, idx);
@@ -188,9 +173,8 @@ struct FoldChunk {
   SINTER_HD void operator()(std::int64_t i) const {
     const std::int64_t k = i / chunks, r0 = (i % chunks) * kChunk;
     const std::int64_t r1 = r0 + kChunk < at.split.folded ? r0 + kChunk : at.split.folded;
-    const Combine<K, T> c;
-    T acc = identity<K, T>();
-    for (std::int64_t r = r0; r < r1; ++r) acc = c(acc, at(k * at.split.folded + r));
+    T acc = reduce_identity<K, T>();
+    for (std::int64_t r = r0; r < r1; ++r) acc = expr::reduce_combine<K>(acc, at(k * at.split.folded + r));
     partial[i] = acc;
   }
 };
@@ -204,9 +188,8 @@ struct FoldPartials {
   OperandGeometry out_geo;
   T* out;
   SINTER_HD void operator()(std::int64_t k) const {
-    const Combine<K, T> c;
-    T acc = identity<K, T>();
-    for (std::int64_t i = 0; i < chunks; ++i) acc = c(acc, partial[k * chunks + i]);
+    T acc = reduce_identity<K, T>();
+    for (std::int64_t i = 0; i < chunks; ++i) acc = expr::reduce_combine<K>(acc, partial[k * chunks + i]);
     std::int64_t idx[kMaxRank];
     const std::int64_t j = split.index(k, 0, idx);
     out[offset_of(out_geo, idx, j)] = acc;

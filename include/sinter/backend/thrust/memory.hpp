@@ -13,7 +13,8 @@
 namespace sinter::thrust_backend {
 
 inline std::shared_ptr<Storage> allocate(std::size_t bytes, Device d) {
-  SINTER_CHECK(device_count() > 0, "a tensor on ", d, " needs an NVIDIA GPU, and the CUDA runtime found none; check "
+  static const bool present = device_count() > 0;  // asked once: the driver call is not free
+  SINTER_CHECK(present, "a tensor on ", d, " needs an NVIDIA GPU, and the CUDA runtime found none; check "
                                    "nvidia-smi, or keep the tensor on sinter::kCPU");
   require_supported(d, "allocate");
   detail::count_allocation(d, bytes);
@@ -22,7 +23,12 @@ inline std::shared_ptr<Storage> allocate(std::size_t bytes, Device d) {
 }
 
 /// A contiguous tensor with t's shape and values on device `to` (t itself when it already is one).
-inline std::shared_ptr<TensorImpl> contiguous_on(const std::shared_ptr<TensorImpl>& t, Device to);
+inline std::shared_ptr<TensorImpl> contiguous_on(const std::shared_ptr<TensorImpl>& t, Device to) {
+  if (t->device() == to && t->is_contiguous()) return t;
+  auto out = TensorImpl::empty(t->shape, t->dtype, to);
+  detail::copy_into(*out, *t, false);
+  return out;
+}
 
 inline void copy(const TensorImpl& dst, const TensorImpl& src, bool add) {
   const Device dd = dst.device(), sd = src.device();
@@ -54,13 +60,6 @@ inline void copy(const TensorImpl& dst, const TensorImpl& src, bool add) {
   s->grad_fn.reset();
   auto staged = contiguous_on(contiguous_on(s, sd), dd);
   detail::copy_into(dst, *staged, add);
-}
-
-inline std::shared_ptr<TensorImpl> contiguous_on(const std::shared_ptr<TensorImpl>& t, Device to) {
-  if (t->device() == to && t->is_contiguous()) return t;
-  auto out = TensorImpl::empty(t->shape, t->dtype, to);
-  detail::copy_into(*out, *t, false);
-  return out;
 }
 
 inline void fill(const TensorImpl& dst, double value) {

@@ -33,12 +33,17 @@ struct PoolGeometry {
   SINTER_HD std::int64_t w1(std::int64_t ow) const {
     return adaptive ? ((ow + 1) * W + OW - 1) / OW : ow * sw - pw + kw;
   }
-  /// b = {h0, h1, w0, w1} of output (oh, ow)'s window clipped to the image, then its average-pooling divisor.
-  SINTER_HD void window(std::int64_t oh, std::int64_t ow, std::int64_t* b) const {
+  struct Window {
+    std::int64_t h0, h1, w0, w1;  // clipped to the image
+    std::int64_t count;           // average pooling's divisor, per PyTorch's rules
+  };
+  /// The window of output (oh, ow).
+  SINTER_HD Window window(std::int64_t oh, std::int64_t ow) const {
     const std::int64_t a0 = h0(oh), a1 = h1(oh), c0 = w0(ow), c1 = w1(ow);
-    b[0] = a0 > 0 ? a0 : 0, b[1] = a1 < H ? a1 : H, b[2] = c0 > 0 ? c0 : 0, b[3] = c1 < W ? c1 : W;
+    Window b{a0 > 0 ? a0 : 0, a1 < H ? a1 : H, c0 > 0 ? c0 : 0, c1 < W ? c1 : W, 0};
     const std::int64_t ph1 = a1 < H + ph ? a1 : H + ph, pw1 = c1 < W + pw ? c1 : W + pw;
-    b[4] = adaptive || !count_include_pad ? (b[1] - b[0]) * (b[3] - b[2]) : (ph1 - a0) * (pw1 - c0);
+    b.count = adaptive || !count_include_pad ? (b.h1 - b.h0) * (b.w1 - b.w0) : (ph1 - a0) * (pw1 - c0);
+    return b;
   }
 };
 
@@ -52,13 +57,12 @@ struct MaxPoolKernel {
   PoolGeometry g;
   SINTER_HD void operator()(std::int64_t i) const {
     const std::int64_t on = g.OH * g.OW, q = i / on, oh = (i % on) / g.OW, ow = i % g.OW;
-    std::int64_t b[5];
-    g.window(oh, ow, b);
+    const auto b = g.window(oh, ow);
     const T* s = x + q * g.H * g.W;
     T best = -std::numeric_limits<T>::infinity();
-    std::int64_t arg = b[0] * g.W + b[2];
-    for (std::int64_t h = b[0]; h < b[1]; ++h)
-      for (std::int64_t w = b[2]; w < b[3]; ++w) {
+    std::int64_t arg = b.h0 * g.W + b.w0;
+    for (std::int64_t h = b.h0; h < b.h1; ++h)
+      for (std::int64_t w = b.w0; w < b.w1; ++w) {
         const T v = s[h * g.W + w];
         if (v > best || (v != v && best == best)) best = v, arg = h * g.W + w;  // NaN wins, as in PyTorch
       }
@@ -86,20 +90,19 @@ struct AvgPoolKernel {
   bool backward;
   SINTER_HD void operator()(std::int64_t i) const {
     const std::int64_t on = g.OH * g.OW, q = i / on, oh = (i % on) / g.OW, ow = i % g.OW;
-    std::int64_t b[5];
-    g.window(oh, ow, b);
-    const T inv = b[4] > 0 ? T(1) / static_cast<T>(b[4]) : T(0);
+    const auto b = g.window(oh, ow);
+    const T inv = b.count > 0 ? T(1) / static_cast<T>(b.count) : T(0);
     if (!backward) {
       const T* s = src + q * g.H * g.W;
       T acc(0);
-      for (std::int64_t h = b[0]; h < b[1]; ++h)
-        for (std::int64_t w = b[2]; w < b[3]; ++w) acc += s[h * g.W + w];
+      for (std::int64_t h = b.h0; h < b.h1; ++h)
+        for (std::int64_t w = b.w0; w < b.w1; ++w) acc += s[h * g.W + w];
       dst[i] = acc * inv;
     } else {
       T* d = dst + q * g.H * g.W;
       const T v = src[i] * inv;
-      for (std::int64_t h = b[0]; h < b[1]; ++h)
-        for (std::int64_t w = b[2]; w < b[3]; ++w) sinter::detail::atomic_add(d + h * g.W + w, v);
+      for (std::int64_t h = b.h0; h < b.h1; ++h)
+        for (std::int64_t w = b.w0; w < b.w1; ++w) sinter::detail::atomic_add(d + h * g.W + w, v);
     }
   }
 };
@@ -166,13 +169,9 @@ void avg_pool(Device dev, const TensorImpl& dst_t, const T* src, T* dst, const P
     if (backward && !accumulate) std::fill_n(d, in, T(0));
     for (std::int64_t oh = 0; oh < g.OH; ++oh)
       for (std::int64_t ow = 0; ow < g.OW; ++ow) {
-        const std::int64_t a0 = g.h0(oh), a1 = g.h1(oh), b0 = g.w0(ow), b1 = g.w1(ow);
-        const std::int64_t c0 = std::max<std::int64_t>(a0, 0), c1 = std::min(a1, g.H);
-        const std::int64_t e0 = std::max<std::int64_t>(b0, 0), e1 = std::min(b1, g.W);
-        const std::int64_t pad_h1 = std::min(a1, g.H + g.ph), pad_w1 = std::min(b1, g.W + g.pw);
-        const std::int64_t count = g.adaptive || !g.count_include_pad ? (c1 - c0) * (e1 - e0)
-                                                                      : (pad_h1 - a0) * (pad_w1 - b0);
-        const T inv = count > 0 ? T(1) / static_cast<T>(count) : T(0);
+        const auto win = g.window(oh, ow);
+        const std::int64_t c0 = win.h0, c1 = win.h1, e0 = win.w0, e1 = win.w1;
+        const T inv = win.count > 0 ? T(1) / static_cast<T>(win.count) : T(0);
         if (!backward) {
           T acc = 0;
           for (std::int64_t h = c0; h < c1; ++h)
@@ -223,8 +222,8 @@ void max_pool_forward(const T* xp, T* op, std::int32_t* am, const PoolGeometry g
         if (simple) {  // non-overlapping windows inside the image (MaxPool2d(2)): no bounds to clip
           h0 = oh * kh, h1 = h0 + kh, w0 = ow * kw, w1 = w0 + kw;
         } else {
-          h0 = std::max<std::int64_t>(g.h0(oh), 0), h1 = std::min(g.h1(oh), H);
-          w0 = std::max<std::int64_t>(g.w0(ow), 0), w1 = std::min(g.w1(ow), W);
+          const auto win = g.window(oh, ow);
+          h0 = win.h0, h1 = win.h1, w0 = win.w0, w1 = win.w1;
         }
         T best = -std::numeric_limits<T>::infinity();
         std::int64_t arg = h0 * W + w0;
