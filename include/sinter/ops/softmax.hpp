@@ -15,7 +15,7 @@
 namespace sinter {
 namespace detail {
 
-/// The device kernel of softmax/log_softmax: one row per index, the same three steps as the CPU kernel.
+/// softmax/log_softmax on a GPU: one row per index, the same three steps as the CPU's SIMD kernel below.
 template <class T>
 struct SoftmaxRows {
   const T* x;
@@ -39,6 +39,7 @@ struct SoftmaxRows {
   }
 };
 
+/// The backward of both devices: one row per index.
 template <class T>
 struct SoftmaxBackwardRows {
   const T *y, *g;
@@ -117,30 +118,12 @@ void softmax_forward(Device dev, const T* x, T* y, RowLayout L, bool log_) {
   });
 }
 
-/// softmax: dx = y (g - sum(g y)); log_softmax: dx = g - exp(y) sum(g). One kernel; writes or adds into dx.
+/// softmax: dx = y (g - sum(g y)); log_softmax: dx = g - exp(y) sum(g). One kernel, a row per index on either device;
+/// writes or adds into dx.
 template <class T>
 void softmax_backward(Device dev, const T* y, const T* g, T* dx, RowLayout L, bool log_, bool accumulate) {
-  if (!dev.is_cpu())
-    return launch_for_each(dev, L.outer * L.inner, SoftmaxBackwardRows<T>{y, g, dx, L, log_, accumulate},
-                           "softmax backward");
-  detail::count_kernel(kCPU);
-  const std::int64_t rows = L.outer * L.inner;
-  const int nt = cpu::threads_for(rows * L.n);
-  cpu::parallel(nt, [&](int tid, int nth) {
-    const std::int64_t r0 = rows * tid / nth, r1 = rows * (tid + 1) / nth;
-    for (std::int64_t r = r0; r < r1; ++r) {
-      const std::int64_t o = r / L.inner, i = r % L.inner, s = L.inner, base = o * L.n * L.inner + i;
-      const T* yr = y + base;
-      const T* gr = g + base;
-      T* dr = dx + base;
-      T acc = 0;
-      for (std::int64_t k = 0; k < L.n; ++k) acc += log_ ? gr[k * s] : gr[k * s] * yr[k * s];
-      for (std::int64_t k = 0; k < L.n; ++k) {
-        const T v = log_ ? gr[k * s] - std::exp(yr[k * s]) * acc : yr[k * s] * (gr[k * s] - acc);
-        dr[k * s] = accumulate ? dr[k * s] + v : v;
-      }
-    }
-  });
+  launch_for_each(dev, L.outer * L.inner, SoftmaxBackwardRows<T>{y, g, dx, L, log_, accumulate}, "softmax backward",
+                  L.n);
 }
 
 template <class T>

@@ -99,7 +99,7 @@ struct NchwGemmKernel {
   }
 };
 
-/// db[oc] (+)= sum of row oc of the output gradient in GEMM layout.
+/// db[oc] (+)= sum of row oc of the output gradient in GEMM layout (both devices).
 template <class T>
 struct BiasGradKernel {
   const T* gt;
@@ -241,18 +241,9 @@ class Conv2dBackward final : public Node {
         launch_gemm<T>(dev(), OCg, Kg, P, gt + gr * OCg * P, P, 1, cols + gr * Kg * P, 1, P, dw + gr * OCg * Kg, Kg,
                        tw.accumulate);
     }
-    if (targets.size() > 2 && targets[2].buffer && !dev().is_cpu()) {  // db = row sums of gt
+    if (targets.size() > 2 && targets[2].buffer) {  // db = row sums of gt
       T* db = static_cast<T*>(targets[2].buffer->data());
-      launch_for_each(dev(), g.OC, BiasGradKernel<T>{gt, db, P, targets[2].accumulate}, "conv2d backward");
-    } else if (targets.size() > 2 && targets[2].buffer) {
-      count_kernel(kCPU);
-      T* db = static_cast<T*>(targets[2].buffer->data());
-      for (std::int64_t oc = 0; oc < g.OC; ++oc) {
-        T s = 0;
-        const T* row = gt + oc * P;
-        for (std::int64_t p = 0; p < P; ++p) s += row[p];
-        db[oc] = targets[2].accumulate ? db[oc] + s : s;
-      }
+      launch_for_each(dev(), g.OC, BiasGradKernel<T>{gt, db, P, targets[2].accumulate}, "conv2d backward", P);
     }
     if (auto& tx = targets[0]; tx.buffer) {  // dcols_g = W_g^T . gt_g, then col2im
       auto dcols_buf = scratch(g.C * g.KH * g.KW * P);

@@ -37,64 +37,22 @@ namespace detail {
 
 using sinter::detail::count_kernel;
 
-/// Per-row class loss from logits (cross-entropy: log-softmax inside) or from log-probabilities (nll).
+/// One row's loss from logits (cross-entropy: log-softmax inside, its log-sum-exp written to *lse for backward) or
+/// from log-probabilities (nll). on/off: the target's weight and every class's weight under label smoothing.
 template <class T>
-class ClassLossBackward final : public Node {
- public:
-  ClassLossBackward(std::shared_ptr<TensorImpl> x, std::vector<std::int64_t> target, std::vector<T> lse,
-                    std::int64_t C, double smoothing, std::int64_t ignore, Reduction red, double count, bool logits)
-      : x_(std::move(x)), target_(std::move(target)), lse_(std::move(lse)), C_(C), eps_(smoothing), ignore_(ignore),
-        red_(red), count_(count), logits_(logits) {}
-  const char* name() const noexcept override { return logits_ ? "CrossEntropyLossBackward" : "NllLossBackward"; }
-  void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
-    auto& t = targets[0];
-    if (!t.buffer) return;
-    count_kernel(kCPU);
-    const T* x = static_cast<const T*>(x_->data());
-    const T* g = static_cast<const T*>(gout.data());
-    T* dx = static_cast<T*>(t.buffer->data());
-    const std::int64_t rows = static_cast<std::int64_t>(target_.size()), C = C_;
-    const T on = static_cast<T>(1 - eps_), off = static_cast<T>(eps_ / static_cast<double>(C));
-    const bool acc = t.accumulate;
-    cpu::parallel(cpu::threads_for(rows * C), [&](int tid, int nth) {
-      for (std::int64_t i = rows * tid / nth; i < rows * (tid + 1) / nth; ++i) {
-        const std::int64_t k = target_[static_cast<std::size_t>(i)];
-        T* d = dx + i * C;
-        const T* xr = x + i * C;
-        T gi = red_ == Reduction::None ? g[i] : g[0];
-        if (red_ == Reduction::Mean) gi /= static_cast<T>(count_);
-        if (k == ignore_) gi = 0;
-        for (std::int64_t j = 0; j < C; ++j) {
-          T v;
-          if (logits_) v = gi * (std::exp(xr[j] - lse_[static_cast<std::size_t>(i)]) - off - (j == k ? on : T(0)));
-          else v = j == k ? -gi : T(0);
-          d[j] = acc ? d[j] + v : v;
-        }
-      }
-    });
-  }
-  void release_saved() override {
-    x_.reset();
-    target_ = {};
-    lse_ = {};
-  }
+SINTER_HD T class_row_loss(const T* r, std::int64_t k, std::int64_t C, T on, T off, bool logits, T* lse) {
+  using M = expr::Math<T>;
+  if (!logits) return -r[k];
+  T m = r[0], total(0);
+  for (std::int64_t j = 0; j < C; ++j) m = M::max(m, r[j]), total += r[j];
+  T s(0);
+  for (std::int64_t j = 0; j < C; ++j) s += M::exp(r[j] - m);
+  *lse = m + M::log(s);
+  return *lse - on * r[k] - off * total;
+}
 
- private:
-  std::shared_ptr<TensorImpl> x_;
-  std::vector<std::int64_t> target_;
-  std::vector<T> lse_;
-  std::int64_t C_;
-  double eps_;
-  std::int64_t ignore_;
-  Reduction red_;
-  double count_;
-  bool logits_;
-};
-
-// ---- the device path: one kernel over rows each way; sums, counts and bad targets come back as three numbers ----
-
-/// Per row: the loss (and its log-sum-exp, for backward), added into acc[0]; acc[1] counts rows not ignored; a bad
-/// target leaves its row + 1 in acc[2].
+/// The device forward: per row, the loss added into acc[0]; acc[1] counts rows not ignored; a bad target leaves its
+/// row + 1 in acc[2] (the CPU checks targets on the host first and sums in double instead).
 template <class T>
 struct ClassLossRows {
   const T* x;
@@ -104,7 +62,6 @@ struct ClassLossRows {
   T on, off;
   bool logits;
   SINTER_HD void operator()(std::int64_t i) const {
-    using M = expr::Math<T>;
     const std::int64_t k = target[i];
     T li(0);
     if (k != ignore) {
@@ -112,17 +69,7 @@ struct ClassLossRows {
         acc[2] = static_cast<T>(i + 1);
         return;
       }
-      const T* r = x + i * C;
-      if (logits) {
-        T m = r[0], total(0);
-        for (std::int64_t j = 0; j < C; ++j) m = M::max(m, r[j]), total += r[j];
-        T s(0);
-        for (std::int64_t j = 0; j < C; ++j) s += M::exp(r[j] - m);
-        lse[i] = m + M::log(s);
-        li = lse[i] - on * r[k] - off * total;
-      } else {
-        li = -r[k];
-      }
+      li = class_row_loss(x + i * C, k, C, on, off, logits, lse + i);
       sinter::detail::atomic_add(acc, li);
       sinter::detail::atomic_add(acc + 1, T(1));
     }
@@ -130,6 +77,7 @@ struct ClassLossRows {
   }
 };
 
+/// The backward of both devices: one row per index.
 template <class T>
 struct ClassLossGradRows {
   const T *x, *lse, *g;
@@ -140,9 +88,14 @@ struct ClassLossGradRows {
   bool per_row, logits, accumulate;
   SINTER_HD void operator()(std::int64_t i) const {
     const std::int64_t k = target[i];
-    const T gi = k == ignore ? T(0) : (per_row ? g[i] : g[0]) * scale;
-    const T* xr = x + i * C;
     T* d = dx + i * C;
+    if (k == ignore) {  // no gradient, and no log-sum-exp was computed for this row
+      if (!accumulate)
+        for (std::int64_t j = 0; j < C; ++j) d[j] = T(0);
+      return;
+    }
+    const T gi = (per_row ? g[i] : g[0]) * scale;
+    const T* xr = x + i * C;
     for (std::int64_t j = 0; j < C; ++j) {
       const T v = logits ? gi * (expr::Math<T>::exp(xr[j] - lse[i]) - off - (j == k ? on : T(0)))
                          : (j == k ? -gi : T(0));
@@ -152,11 +105,10 @@ struct ClassLossGradRows {
 };
 
 template <class T>
-class DeviceClassLossBackward final : public Node {
+class ClassLossBackward final : public Node {
  public:
-  DeviceClassLossBackward(std::shared_ptr<TensorImpl> x, std::shared_ptr<TensorImpl> target,
-                          std::shared_ptr<TensorImpl> lse, std::int64_t C, double smoothing, std::int64_t ignore,
-                          Reduction red, double count, bool logits)
+  ClassLossBackward(std::shared_ptr<TensorImpl> x, std::shared_ptr<TensorImpl> target, std::shared_ptr<TensorImpl> lse,
+                    std::int64_t C, double smoothing, std::int64_t ignore, Reduction red, double count, bool logits)
       : x_(std::move(x)), target_(std::move(target)), lse_(std::move(lse)), C_(C), eps_(smoothing), ignore_(ignore),
         red_(red), count_(count), logits_(logits) {}
   const char* name() const noexcept override { return logits_ ? "CrossEntropyLossBackward" : "NllLossBackward"; }
@@ -169,7 +121,7 @@ class DeviceClassLossBackward final : public Node {
                                  static_cast<T*>(t.buffer->data()), C_, ignore_,
                                  static_cast<T>(1 - eps_), static_cast<T>(eps_ / static_cast<double>(C_)), scale,
                                  red_ == Reduction::None, logits_, t.accumulate};
-    sinter::detail::launch_for_each(x_->device(), target_->numel(), f, name());
+    sinter::detail::launch_for_each(x_->device(), target_->numel(), f, name(), C_);
   }
   void release_saved() override { x_.reset(), target_.reset(), lse_.reset(); }
 
@@ -182,6 +134,19 @@ class DeviceClassLossBackward final : public Node {
   double count_;
   bool logits_;
 };
+
+/// Records the backward of a class loss whose forward saved lse (per-row log-sum-exp; unused for nll).
+template <class T>
+void record_class_loss(const std::shared_ptr<TensorImpl>& out, const TensorOf<T>& x,
+                       const TensorOf<std::int64_t>& target, std::shared_ptr<TensorImpl> lse,
+                       const CrossEntropyOptions& o, double count, bool logits) {
+  if (!is_grad_enabled() || !x.requires_grad()) return;
+  auto node = std::make_shared<ClassLossBackward<T>>(x.impl(), target.impl(), std::move(lse), x.size(1),
+                                                     logits ? o.label_smoothing_ : 0, o.ignore_index_, o.reduction_,
+                                                     count, logits);
+  node->inputs.push_back(x.impl());
+  out->grad_fn = std::move(node);
+}
 
 template <class T>
 TensorOf<T> class_loss_device(const TensorOf<T>& x, const TensorOf<std::int64_t>& target_in,
@@ -220,13 +185,7 @@ TensorOf<T> class_loss_device(const TensorOf<T>& x, const TensorOf<std::int64_t>
                                                 : std::numeric_limits<T>::quiet_NaN();
     raw.write(out->data(), &v, sizeof v);
   }
-  if (is_grad_enabled() && x.requires_grad()) {
-    auto node = std::make_shared<DeviceClassLossBackward<T>>(x.impl(), target.impl(), lse, C,
-                                                             logits ? o.label_smoothing_ : 0, o.ignore_index_,
-                                                             o.reduction_, count, logits);
-    node->inputs.push_back(x.impl());
-    out->grad_fn = std::move(node);
-  }
+  record_class_loss(out, x, target, lse, o, count, logits);
   return TensorOf<T>(std::move(out));
 }
 
@@ -261,32 +220,17 @@ TensorOf<T> class_loss(const TensorOf<T>& input, const TensorOf<std::int64_t>& t
                  " classes (valid: 0 to ", C - 1, ", or ignore_index ", o.ignore_index_, ")");
     count += 1;
   }
-  std::vector<T> lse(static_cast<std::size_t>(N)), loss(static_cast<std::size_t>(N));
+  auto lse = TensorImpl::empty({N}, dtype_of<T>(), kCPU);
+  std::vector<T> loss(static_cast<std::size_t>(N));
   const T* xp = x.data();
+  T* lp = static_cast<T*>(lse->data());
   const T on = static_cast<T>(1 - o.label_smoothing_), off = static_cast<T>(o.label_smoothing_ / static_cast<double>(C));
   count_kernel(kCPU);
   cpu::parallel(cpu::threads_for(N * C), [&](int tid, int nth) {
     for (std::int64_t i = N * tid / nth; i < N * (tid + 1) / nth; ++i) {
-      const T* r = xp + i * C;
       const auto k = t[static_cast<std::size_t>(i)];
-      if (k == o.ignore_index_) {
-        loss[static_cast<std::size_t>(i)] = 0;
-        continue;
-      }
-      if (!logits) {
-        loss[static_cast<std::size_t>(i)] = -r[k];
-        continue;
-      }
-      T m = -std::numeric_limits<T>::infinity(), total = 0;
-      for (std::int64_t j = 0; j < C; ++j) {
-        m = std::max(m, r[j]);
-        total += r[j];
-      }
-      T s = 0;
-      for (std::int64_t j = 0; j < C; ++j) s += std::exp(r[j] - m);
-      const T l = m + std::log(s);
-      lse[static_cast<std::size_t>(i)] = l;
-      loss[static_cast<std::size_t>(i)] = l - on * r[k] - off * total;
+      const auto row = static_cast<std::size_t>(i);
+      loss[row] = k == o.ignore_index_ ? T(0) : class_row_loss(xp + i * C, k, C, on, off, logits, lp + i);
     }
   });
   std::shared_ptr<TensorImpl> out;
@@ -294,18 +238,13 @@ TensorOf<T> class_loss(const TensorOf<T>& input, const TensorOf<std::int64_t>& t
     out = TensorImpl::empty({N}, dtype_of<T>(), kCPU);
     std::copy(loss.begin(), loss.end(), static_cast<T*>(out->data()));
   } else {
-    double s = 0;
+    double s = 0;  // summed in double, in row order
     for (auto v : loss) s += v;
     if (o.reduction_ == Reduction::Mean) s = count > 0 ? s / count : std::numeric_limits<double>::quiet_NaN();
     out = TensorImpl::empty({}, dtype_of<T>(), kCPU);
     *static_cast<T*>(out->data()) = static_cast<T>(s);
   }
-  if (is_grad_enabled() && x.requires_grad()) {
-    auto node = std::make_shared<ClassLossBackward<T>>(x.impl(), t, std::move(lse), C, logits ? o.label_smoothing_ : 0,
-                                                       o.ignore_index_, o.reduction_, count, logits);
-    node->inputs.push_back(x.impl());
-    out->grad_fn = std::move(node);
-  }
+  record_class_loss(out, x, target.contiguous(), std::move(lse), o, count, logits);
   return TensorOf<T>(std::move(out));
 }
 

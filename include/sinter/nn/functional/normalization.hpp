@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// batch_norm (one kernel each way in training: statistics, normalisation and the running-stat update happen per
-// channel in one pass over the data it owns) and layer_norm (composed from fused reductions and expressions).
+// batch_norm (one kernel each way in training, on either device: statistics, normalisation and the running-stat
+// update happen per channel in one pass over the data it owns) and layer_norm (composed from fused reductions and expressions).
 #pragma once
 
 #include <cmath>
@@ -21,15 +21,9 @@ using sinter::detail::count_kernel;
 struct ChannelLayout {
   std::int64_t N, C, S;
   SINTER_HD std::int64_t count() const { return N * S; }
-  template <class F>
-  void for_channels(F&& f) const {
-    cpu::parallel(cpu::threads_for(N * C * S), [&](int tid, int nth) {
-      for (std::int64_t c = C * tid / nth; c < C * (tid + 1) / nth; ++c) f(c);
-    });
-  }
 };
 
-// ---- device kernels: one channel per index, the same passes as the CPU loops ----------------------------------------
+// ---- one channel per index, on either device: statistics, normalisation and the running-stat update in one pass ---
 
 template <class T>
 struct BatchNormChannels {
@@ -89,9 +83,9 @@ struct BatchNormBackwardChannels {
 };
 
 template <class T>
-class DeviceBatchNormBackward final : public Node {
+class BatchNormBackward final : public Node {
  public:
-  DeviceBatchNormBackward(ChannelLayout L, std::shared_ptr<TensorImpl> x, std::shared_ptr<TensorImpl> w,
+  BatchNormBackward(ChannelLayout L, std::shared_ptr<TensorImpl> x, std::shared_ptr<TensorImpl> w,
                           std::shared_ptr<TensorImpl> mean, std::shared_ptr<TensorImpl> invstd)
       : L_(L), x_(std::move(x)), w_(std::move(w)), mean_(std::move(mean)), invstd_(std::move(invstd)) {}
   const char* name() const noexcept override { return "NativeBatchNormBackward"; }
@@ -104,69 +98,13 @@ class DeviceBatchNormBackward final : public Node {
                                          w_ ? static_cast<const T*>(w_->data()) : nullptr,
                                          static_cast<const T*>(mean_->data()), static_cast<const T*>(invstd_->data()),
                                          buf(0), buf(1), buf(2), L_, acc(0), acc(1), acc(2)};
-    sinter::detail::launch_for_each(x_->device(), L_.C, f, name());
+    sinter::detail::launch_for_each(x_->device(), L_.C, f, name(), L_.count());
   }
   void release_saved() override { x_.reset(), w_.reset(), mean_.reset(), invstd_.reset(); }
 
  private:
   ChannelLayout L_;
   std::shared_ptr<TensorImpl> x_, w_, mean_, invstd_;
-};
-
-template <class T>
-class BatchNormBackward final : public Node {
- public:
-  BatchNormBackward(ChannelLayout L, std::shared_ptr<TensorImpl> x, std::shared_ptr<TensorImpl> w,
-                    std::vector<T> mean, std::vector<T> invstd)
-      : L_(L), x_(std::move(x)), w_(std::move(w)), mean_(std::move(mean)), invstd_(std::move(invstd)) {}
-  const char* name() const noexcept override { return "NativeBatchNormBackward"; }
-  void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
-    count_kernel(kCPU);
-    const T* g = static_cast<const T*>(gout.data());
-    const T* x = static_cast<const T*>(x_->data());
-    const T* w = w_ ? static_cast<const T*>(w_->data()) : nullptr;
-    T* dx = targets[0].buffer ? static_cast<T*>(targets[0].buffer->data()) : nullptr;
-    T* dw = targets.size() > 1 && targets[1].buffer ? static_cast<T*>(targets[1].buffer->data()) : nullptr;
-    T* db = targets.size() > 2 && targets[2].buffer ? static_cast<T*>(targets[2].buffer->data()) : nullptr;
-    const ChannelLayout L = L_;
-    const T M = static_cast<T>(L.count());
-    L.for_channels([&](std::int64_t c) {
-      const T mu = mean_[static_cast<std::size_t>(c)], is = invstd_[static_cast<std::size_t>(c)];
-      T sg = 0, sgx = 0;
-      for (std::int64_t n = 0; n < L.N; ++n) {
-        const T* gp = g + (n * L.C + c) * L.S;
-        const T* xp = x + (n * L.C + c) * L.S;
-        for (std::int64_t s = 0; s < L.S; ++s) {
-          sg += gp[s];
-          sgx += gp[s] * (xp[s] - mu);
-        }
-      }
-      sgx *= is;  // sum of g * xhat
-      if (dw) dw[c] = targets[1].accumulate ? dw[c] + sgx : sgx;
-      if (db) db[c] = targets[2].accumulate ? db[c] + sg : sg;
-      if (!dx) return;
-      const T k = (w ? w[c] : T(1)) * is / M;
-      const bool acc = targets[0].accumulate;
-      for (std::int64_t n = 0; n < L.N; ++n) {
-        const T* gp = g + (n * L.C + c) * L.S;
-        const T* xp = x + (n * L.C + c) * L.S;
-        T* d = dx + (n * L.C + c) * L.S;
-        for (std::int64_t s = 0; s < L.S; ++s) {
-          const T v = k * (M * gp[s] - sg - (xp[s] - mu) * is * sgx);
-          d[s] = acc ? d[s] + v : v;
-        }
-      }
-    });
-  }
-  void release_saved() override {
-    x_.reset();
-    w_.reset();
-  }
-
- private:
-  ChannelLayout L_;
-  std::shared_ptr<TensorImpl> x_, w_;
-  std::vector<T> mean_, invstd_;
 };
 
 }  // namespace detail
@@ -205,82 +143,34 @@ TensorOf<T> batch_norm(const TensorOf<T>& input, const TensorOf<T>& running_mean
   for (const auto* t : {&running_mean, &running_var, &weight, &bias})
     SINTER_CHECK(!t->defined() || t->device() == x.device(), "batch_norm: the input is on ", x.device(),
                  " but a per-channel tensor is on ", t->device(), "; move the module with .to(device)");
+  SINTER_CHECK((!running_mean.defined() || running_mean.is_contiguous()) &&
+                   (!running_var.defined() || running_var.is_contiguous()),
+               "batch_norm: running statistics must be contiguous");
   auto out = TensorImpl::empty(x.shape(), dtype_of<T>(), x.device());
+  // Saved for backward: the batch mean and 1/sqrt(var + eps) per channel.
+  auto mean = TensorImpl::empty({C}, dtype_of<T>(), x.device());
+  auto invstd = TensorImpl::empty({C}, dtype_of<T>(), x.device());
+  const TensorOf<T> w = weight.defined() ? weight.contiguous() : TensorOf<T>();
+  const TensorOf<T> b = bias.defined() ? bias.contiguous() : TensorOf<T>();
+  const detail::BatchNormChannels<T> f{x.data(),
+                                       w.defined() ? w.data() : nullptr,
+                                       b.defined() ? b.data() : nullptr,
+                                       static_cast<T*>(out->data()),
+                                       running_mean.defined() ? running_mean.data() : nullptr,
+                                       running_var.defined() ? running_var.data() : nullptr,
+                                       static_cast<T*>(mean->data()),
+                                       static_cast<T*>(invstd->data()),
+                                       L,
+                                       momentum,
+                                       eps};
+  sinter::detail::launch_for_each(x.device(), C, f, "batch_norm", L.count());
+  if (running_mean.defined()) running_mean.impl()->storage->bump_version();
+  if (running_var.defined()) running_var.impl()->storage->bump_version();
   const bool grad = is_grad_enabled() && (x.requires_grad() || (weight.defined() && weight.requires_grad()) ||
                                           (bias.defined() && bias.requires_grad()));
-  if (!x.device().is_cpu()) {
-    SINTER_CHECK((!running_mean.defined() || running_mean.is_contiguous()) &&
-                     (!running_var.defined() || running_var.is_contiguous()),
-                 "batch_norm: running statistics must be contiguous");
-    auto mean = TensorImpl::empty({C}, dtype_of<T>(), x.device()), invstd = TensorImpl::empty({C}, dtype_of<T>(),
-                                                                                               x.device());
-    const TensorOf<T> w = weight.defined() ? weight.contiguous() : TensorOf<T>();
-    const TensorOf<T> b = bias.defined() ? bias.contiguous() : TensorOf<T>();
-    const detail::BatchNormChannels<T> f{x.data(),
-                                         w.defined() ? w.data() : nullptr,
-                                         b.defined() ? b.data() : nullptr,
-                                         static_cast<T*>(out->data()),
-                                         running_mean.defined() ? running_mean.data() : nullptr,
-                                         running_var.defined() ? running_var.data() : nullptr,
-                                         static_cast<T*>(mean->data()),
-                                         static_cast<T*>(invstd->data()),
-                                         L,
-                                         momentum,
-                                         eps};
-    sinter::detail::launch_for_each(x.device(), C, f, "batch_norm");
-    if (running_mean.defined()) running_mean.impl()->storage->bump_version();
-    if (running_var.defined()) running_var.impl()->storage->bump_version();
-    if (grad) {
-      auto node = std::make_shared<detail::DeviceBatchNormBackward<T>>(
-          L, x.impl(), weight.defined() ? weight.impl() : nullptr, mean, invstd);
-      node->inputs.push_back(x.impl());
-      if (weight.defined() || bias.defined()) node->inputs.push_back(weight.defined() ? weight.impl() : nullptr);
-      if (bias.defined()) node->inputs.push_back(bias.impl());
-      out->grad_fn = std::move(node);
-    }
-    return TensorOf<T>(std::move(out));
-  }
-  std::vector<T> mean(static_cast<std::size_t>(C)), invstd(static_cast<std::size_t>(C));
-  const T* xp = x.data();
-  T* yp = static_cast<T*>(out->data());
-  const T* w = weight.defined() ? weight.contiguous().data() : nullptr;
-  const T* b = bias.defined() ? bias.contiguous().data() : nullptr;
-  T* rm = running_mean.defined() ? running_mean.data() : nullptr;
-  T* rv = running_var.defined() ? running_var.data() : nullptr;
-  SINTER_CHECK((!rm || running_mean.is_contiguous()) && (!rv || running_var.is_contiguous()),
-               "batch_norm: running statistics must be contiguous");
-  detail::count_kernel(kCPU);
-  const T M = static_cast<T>(L.count());
-  L.for_channels([&](std::int64_t c) {
-    double s = 0;  // statistics in double: a channel can hold many elements
-    for (std::int64_t n = 0; n < L.N; ++n) {
-      const T* p = xp + (n * L.C + c) * L.S;
-      for (std::int64_t k = 0; k < L.S; ++k) s += p[k];
-    }
-    const double mu = s / static_cast<double>(M);
-    double ss = 0;
-    for (std::int64_t n = 0; n < L.N; ++n) {
-      const T* p = xp + (n * L.C + c) * L.S;
-      for (std::int64_t k = 0; k < L.S; ++k) ss += (p[k] - mu) * (p[k] - mu);
-    }
-    const double var = ss / static_cast<double>(M);
-    const T is = static_cast<T>(1.0 / std::sqrt(var + eps));
-    mean[static_cast<std::size_t>(c)] = static_cast<T>(mu);
-    invstd[static_cast<std::size_t>(c)] = is;
-    const T scale = (w ? w[c] : T(1)) * is, shift = (b ? b[c] : T(0)) - static_cast<T>(mu) * scale;
-    for (std::int64_t n = 0; n < L.N; ++n) {
-      const T* p = xp + (n * L.C + c) * L.S;
-      T* q = yp + (n * L.C + c) * L.S;
-      for (std::int64_t k = 0; k < L.S; ++k) q[k] = p[k] * scale + shift;
-    }
-    if (rm) rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mu);
-    if (rv) rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * ss / static_cast<double>(M - 1));
-  });
-  if (rm) running_mean.impl()->storage->bump_version();
-  if (rv) running_var.impl()->storage->bump_version();
   if (grad) {
     auto node = std::make_shared<detail::BatchNormBackward<T>>(L, x.impl(), weight.defined() ? weight.impl() : nullptr,
-                                                               std::move(mean), std::move(invstd));
+                                                               mean, invstd);
     node->inputs.push_back(x.impl());
     if (weight.defined() || bias.defined()) node->inputs.push_back(weight.defined() ? weight.impl() : nullptr);
     if (bias.defined()) node->inputs.push_back(bias.impl());
