@@ -214,23 +214,17 @@ void backward(const IterationSpace& space, const Plan& plan0, const Seed& seed0,
         }
         auto step = [&](auto lane_tag, std::int64_t j) {
           using U = decltype(lane_tag);
-          typename Plan::template Cache<U> cache;
-          const U y = plan.fwd(cache, j);
-          const U g = seed.template value<U>(j, y);
-          U adj[L];
-          plan.template bwd<0>(cache, g, adj);
+          U grad[L];
+          expr::sweep<T>(plan, seed, j, slot, nslots, grad);
           for (int s = 0; s < nslots; ++s) {
             const auto& d = dests[static_cast<std::size_t>(s)];
             if (!d.data) continue;
-            U acc(T(0));
-            for (int l = 0; l < L; ++l)
-              if (slot[l] == s) acc += adj[l];
             if (d.folded) {
-              FoldingWriter<T, ReduceKind::Sum>::add(frows[s], j, acc);
+              FoldingWriter<T, ReduceKind::Sum>::add(frows[s], j, grad[s]);
             } else if (d.accumulate) {
-              Lanes<U>::store(rows[s], j, d.geo.inner, Lanes<U>::load(rows[s], j, d.geo.inner) + acc);
+              Lanes<U>::store(rows[s], j, d.geo.inner, Lanes<U>::load(rows[s], j, d.geo.inner) + grad[s]);
             } else {
-              Lanes<U>::store(rows[s], j, d.geo.inner, acc);
+              Lanes<U>::store(rows[s], j, d.geo.inner, grad[s]);
             }
           }
         };

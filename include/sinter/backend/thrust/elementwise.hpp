@@ -261,20 +261,14 @@ struct BackwardKernel {
     Seed s = seed;
     p.set_row(idx);
     s.set_row(idx);
-    typename Plan::template Cache<T> cache;
-    const T y = p.fwd(cache, j);
-    const T g = s.template value<T>(j, y);
-    T adj[L];
-    p.template bwd<0>(cache, g, adj);
+    T grad[L];
+    expr::sweep<T>(p, s, j, slot, nslots, grad);
     for (int k = 0; k < nslots; ++k) {
       const GradDestination<T>& d = dests[k];
       if (!d.data) continue;
-      T acc(0);
-      for (int l = 0; l < L; ++l)
-        if (slot[l] == k) acc += adj[l];
       T* q = d.data + offset_of(d.geo, idx, j);
-      if (d.folded) atomic_add(q, acc);  // several elements share this gradient entry
-      else *q = d.accumulate ? *q + acc : acc;
+      if (d.folded) atomic_add(q, grad[k]);  // several elements share this gradient entry
+      else *q = d.accumulate ? *q + grad[k] : grad[k];
     }
   }
 };
