@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <sinter/core/anomaly.hpp>
 #include <sinter/core/strided.hpp>
 #include <sinter/core/tensor.hpp>
 
@@ -104,6 +105,9 @@ inline void run_backward(const std::shared_ptr<TensorImpl>& root, const std::sha
     }
     const auto grad_out = it->second;
     node->apply(*grad_out, targets);
+    if (is_anomaly_enabled())
+      for (std::size_t k = 0; k < targets.size(); ++k)
+        if (targets[k].buffer) check_backward_anomaly(*node, *grad_out, k, *targets[k].buffer);
     incoming.erase(node);
     if (!retain_graph) {
       node->release_saved();

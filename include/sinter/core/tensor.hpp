@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <sinter/core/source_location.hpp>
 #include <sstream>
 #include <type_traits>
 #include <utility>
@@ -41,10 +42,10 @@ class TensorOf;
 namespace detail {
 /// Runs the fused kernel of `e` into a new tensor and records one tape node (sinter/expr/evaluate.hpp).
 template <class T, class E>
-std::shared_ptr<TensorImpl> materialize(const E& e);
+std::shared_ptr<TensorImpl> materialize(const E& e, const SourceLocation& location);
 /// dst = e (add = false) or dst += e, in place; safe when e reads dst (sinter/expr/evaluate.hpp).
 template <class T, class E>
-void assign_into(const TensorImpl& dst, const E& e, bool add);
+void assign_into(const TensorImpl& dst, const E& e, bool add, const SourceLocation& location);
 /// Runs backward from `root` (sinter/autograd/backward.hpp).
 inline void run_backward(const std::shared_ptr<TensorImpl>& root, const std::shared_ptr<TensorImpl>& grad, bool retain_graph);
 
@@ -149,18 +150,17 @@ class TensorOf {
   }
 
   /// Evaluates a lazy expression in one fused kernel (one tape node when it needs grad).
+  /// `where` is the statement's line, for anomaly messages (DetectAnomalyGuard); callers never pass it.
   template <Expression E>
-  TensorOf(const E& e) {  // NOLINT: implicit on purpose, `Tensor y = a * x + b;`
+  TensorOf(const E& e,  // NOLINT: implicit on purpose, `Tensor y = a * x + b;`
+           const SourceLocation& location = SourceLocation::current()) {
     static_assert(std::is_same_v<typename std::remove_cvref_t<E>::value_type, T>,
                   "sinter: the expression's element type differs from the tensor's; convert one side with .to<T>() "
                   "(sinter never converts float and double silently)");
-    impl_ = detail::materialize<T>(e);
+    impl_ = detail::materialize<T>(e, location);
   }
-  /// Rebinds this handle to the result of `e`, like `y = y * 2` in PyTorch. To write into existing memory use copy_.
-  template <Expression E>
-  TensorOf& operator=(const E& e) {
-    return *this = TensorOf(e);
-  }
+  // `y = y * 2` rebinds y to a new tensor, as in PyTorch: the implicit conversion above, then the move assignment
+  // (so the conversion, and with it the statement's line, happens at the caller). To write into memory use copy_.
 
   // ---- geometry -------------------------------------------------------------------------------------------
   bool defined() const noexcept { return impl_ != nullptr; }
@@ -373,10 +373,10 @@ class TensorOf {
   }
   /// Evaluates e into this tensor's memory in one kernel; correct even when e reads overlapping memory.
   template <Expression E>
-  TensorOf& copy_(const E& e) {
+  TensorOf& copy_(const E& e, const SourceLocation& location = SourceLocation::current()) {
     static_assert(std::is_same_v<typename std::remove_cvref_t<E>::value_type, T>,
                   "sinter: the expression's element type differs from the tensor's; convert one side with .to<T>()");
-    detail::assign_into<T>(checked(), e, false);
+    detail::assign_into<T>(checked(), e, false, location);
     return *this;
   }
 

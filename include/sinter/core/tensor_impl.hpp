@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <sinter/core/source_location.hpp>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,7 @@ class Node {
 
   std::vector<std::shared_ptr<TensorImpl>> inputs;  // autograd edges; null for an optional input not given
   bool released = false;
+  SourceLocation location;  // the statement that recorded this node, when known (anomaly messages name it)
 };
 
 namespace detail {
@@ -107,7 +109,15 @@ inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device devic
 }  // namespace detail
 
 inline std::shared_ptr<TensorImpl> TensorImpl::empty(const Shape& shape, DType dtype, Device device) {
-  for (auto d : shape) SINTER_CHECK(d >= 0, "negative dimension in shape ", shape);
+  // The element count and every contiguous stride must fit in int64 (so no product of dims can overflow later).
+  std::int64_t count = 1;
+  for (auto d : shape) {
+    SINTER_CHECK(d >= 0, "negative dimension in shape ", shape);
+    const std::int64_t f = d > 1 ? d : 1;
+    SINTER_CHECK(count <= (std::int64_t{1} << 60) / f, "a tensor of shape ", shape,
+                 " has more elements than any memory can hold; check the shape");
+    count *= f;
+  }
   auto t = std::make_shared<TensorImpl>();
   t->storage = detail::allocate_storage(static_cast<std::size_t>(numel_of(shape)) * element_size(dtype), device);
   t->shape = shape;

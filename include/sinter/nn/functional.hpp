@@ -78,6 +78,8 @@ TensorOf<T> linear(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
     for (std::int64_t i = 0; i < N; ++i) std::copy(b.data(), b.data() + out, yp + i * out);
   }
   cpu::gemm<T>(N, out, in, x.data(), in, 1, w.data(), 1, in, yp, out, bias.defined());
+  sinter::detail::check_forward_anomaly(*y, {x.impl().get(), w.impl().get(), bias.defined() ? bias.impl().get() : nullptr},
+                                        "linear");
   const bool grad = is_grad_enabled() && (x.requires_grad() || w.requires_grad() ||
                                           (bias.defined() && bias.requires_grad()));
   if (grad) {

@@ -115,9 +115,9 @@ class MatmulBackward final : public Node {
 
 /// Matrix product with PyTorch's rules for 1-D, 2-D and batched operands. Example: `Tensor y = matmul(x, w.t());`
 template <expr::NodeLike A, expr::NodeLike B>
-auto matmul(const A& a_in, const B& b_in) {
+auto matmul(const A& a_in, const B& b_in, const SourceLocation& location = SourceLocation::current()) {
   using T = typename expr::detail::common_element<A, B>::type;
-  const TensorOf<T> a = eval(a_in), b = eval(b_in);
+  const TensorOf<T> a = eval(a_in, location), b = eval(b_in, location);
   SINTER_CHECK(a.device() == b.device(), "matmul: expected both tensors on the same device, but found ", a.device(),
                " and ", b.device(), "; move one with .to(device)");
   const auto& ai = *a.impl();
@@ -131,8 +131,10 @@ auto matmul(const A& a_in, const B& b_in) {
   const Shape cst = contiguous_strides(cs);
   detail::batched_gemm<T>(g.batch, A_, false, B_, false, static_cast<T*>(out->data()),
                           Shape(cst.begin(), cst.end() - 2), g.M, g.N, g.K, false);
+  detail::check_forward_anomaly(*out, {&ai, &bi}, "matmul", location);
   if (is_grad_enabled() && (ai.needs_grad() || bi.needs_grad())) {
     auto node = std::make_shared<detail::MatmulBackward<T>>();
+    node->location = location;
     node->a_ = a.impl(), node->b_ = b.impl();
     node->inputs.push_back(a.impl());
     if (a.impl() != b.impl()) node->inputs.push_back(b.impl());

@@ -86,10 +86,12 @@ class ReduceBackward final : public Node {
 
 template <class T, class E, class MakeSeed>
 void record_reduction(const std::shared_ptr<TensorImpl>& out, const char* name, const E& e, const LeafHandles& leaves,
-                      const Shape& kept, std::vector<std::shared_ptr<TensorImpl>> saved, MakeSeed make_seed) {
+                      const Shape& kept, std::vector<std::shared_ptr<TensorImpl>> saved, MakeSeed make_seed,
+                      const SourceLocation& location) {
   if (!any_needs_grad(leaves)) return;
   auto node = std::make_shared<ReduceBackward<T, E, MakeSeed>>(name, e, kept, std::move(saved), make_seed);
   node->inputs = unique_inputs(leaves);
+  node->location = location;
   out->grad_fn = std::move(node);
 }
 
@@ -111,7 +113,7 @@ auto grad_seed(T scale) {
 
 template <class T, class E>
 TensorOf<T> sum_impl(const E& e, const std::vector<std::int64_t>& dims, bool keepdim, T scale, const char* op,
-                     const char* node) {
+                     const char* node, const SourceLocation& location) {
   const auto leaves = leaves_of(e);
   const Device dev = statement_device(leaves, op);
   const auto r = reduced_dims(e.shape(), dims, op);
@@ -122,19 +124,21 @@ TensorOf<T> sum_impl(const E& e, const std::vector<std::int64_t>& dims, bool kee
     const auto scaled = expr::make_map(expr::ops::Mul{}, e, scale);
     out = fold<expr::ReduceKind::Sum, T>(scaled, leaves, r.kept, dev);
   }
-  record_reduction<T>(out, node, e, leaves, r.kept, {}, grad_seed<T>(scale));
+  check_statement_anomaly(*out, leaves, op, location);
+  record_reduction<T>(out, node, e, leaves, r.kept, {}, grad_seed<T>(scale), location);
   return finish<T>(std::move(out), r, keepdim);
 }
 
 template <expr::ReduceKind K, class T, class E>
 TensorOf<T> extreme_impl(const E& e, const std::vector<std::int64_t>& dims, bool keepdim, const char* op,
-                         const char* node) {
+                         const char* node, const SourceLocation& location) {
   const auto leaves = leaves_of(e);
   const Device dev = statement_device(leaves, op);
   const auto r = reduced_dims(e.shape(), dims, op);
   SINTER_CHECK(numel_of(e.shape()) > 0 && (r.count > 0 || numel_of(r.kept) == 0), op,
                ": cannot reduce an empty tensor (shape ", e.shape(), "), since the operation has no identity");
   auto out = fold<K, T>(e, leaves, r.kept, dev);
+  check_statement_anomaly(*out, leaves, op, location);
   if (any_needs_grad(leaves)) {
     // Ties share the gradient, as in PyTorch: count the elements equal to the extreme (one more kernel).
     TensorOf<T> m(out);
@@ -148,7 +152,7 @@ TensorOf<T> extreme_impl(const E& e, const std::vector<std::int64_t>& dims, bool
     saved_m->grad_fn.reset();
     record_reduction<T>(out, node, e, leaves, r.kept, {saved_m, count}, [](const std::vector<expr::LeafPlan<T>>& s) {
       return expr::ExtremeSeed<T>{s[0], s[1], s[2]};
-    });
+    }, location);
   }
   return finish<T>(std::move(out), r, keepdim);
 }
@@ -160,71 +164,78 @@ using element_t = typename expr::detail::common_element<X>::type;
 
 /// Sum of all elements (a 0-d tensor). `sum(x * y)` is one fused pass. Example: `Tensor s = sinter::sum(x * y);`
 template <expr::NodeLike X>
-auto sum(const X& x) {
+auto sum(const X& x, const SourceLocation& location = SourceLocation::current()) {
   using T = detail::element_t<X>;
-  return detail::sum_impl<T>(expr::detail::as_node<T>(x), {}, false, T(1), "sum", "SumBackward");
+  return detail::sum_impl<T>(expr::detail::as_node<T>(x), {}, false, T(1), "sum", "SumBackward", location);
 }
 /// Sum over `dims` (negative dims count from the end); keepdim keeps them with size 1.
 template <expr::NodeLike X>
-auto sum(const X& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+auto sum(const X& x, const std::vector<std::int64_t>& dims, bool keepdim = false,
+         const SourceLocation& location = SourceLocation::current()) {
   using T = detail::element_t<X>;
   SINTER_CHECK(!dims.empty(), "sum: the list of dims is empty; call sum(x) to reduce over every dim");
-  return detail::sum_impl<T>(expr::detail::as_node<T>(x), dims, keepdim, T(1), "sum", "SumBackward");
+  return detail::sum_impl<T>(expr::detail::as_node<T>(x), dims, keepdim, T(1), "sum", "SumBackward", location);
 }
 template <expr::NodeLike X>
-auto mean(const X& x) {
+auto mean(const X& x, const SourceLocation& location = SourceLocation::current()) {
   using T = detail::element_t<X>;
   const auto e = expr::detail::as_node<T>(x);
   const auto n = numel_of(e.shape());
   SINTER_CHECK(n > 0, "mean: the mean of an empty tensor (shape ", e.shape(), ") is undefined");
-  return detail::sum_impl<T>(e, {}, false, T(1) / static_cast<T>(n), "mean", "MeanBackward");
+  return detail::sum_impl<T>(e, {}, false, T(1) / static_cast<T>(n), "mean", "MeanBackward", location);
 }
 template <expr::NodeLike X>
-auto mean(const X& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+auto mean(const X& x, const std::vector<std::int64_t>& dims, bool keepdim = false,
+          const SourceLocation& location = SourceLocation::current()) {
   using T = detail::element_t<X>;
   SINTER_CHECK(!dims.empty(), "mean: the list of dims is empty; call mean(x) to reduce over every dim");
   const auto e = expr::detail::as_node<T>(x);
   const auto r = detail::reduced_dims(e.shape(), dims, "mean");
   SINTER_CHECK(r.count > 0, "mean: the mean over an empty dim is undefined (shape ", e.shape(), ")");
-  return detail::sum_impl<T>(e, dims, keepdim, T(1) / static_cast<T>(r.count), "mean", "MeanBackward");
+  return detail::sum_impl<T>(e, dims, keepdim, T(1) / static_cast<T>(r.count), "mean", "MeanBackward", location);
 }
 /// Largest element over all dims (NaN if any is NaN), as torch::amax; ties share the gradient.
 template <expr::NodeLike X>
-auto amax(const X& x) {
+auto amax(const X& x, const SourceLocation& location = SourceLocation::current()) {
   using T = detail::element_t<X>;
-  return detail::extreme_impl<expr::ReduceKind::Max, T>(expr::detail::as_node<T>(x), {}, false, "amax", "AmaxBackward");
+  return detail::extreme_impl<expr::ReduceKind::Max, T>(expr::detail::as_node<T>(x), {}, false, "amax", "AmaxBackward",
+                                                       location);
 }
 template <expr::NodeLike X>
-auto amax(const X& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+auto amax(const X& x, const std::vector<std::int64_t>& dims, bool keepdim = false,
+          const SourceLocation& location = SourceLocation::current()) {
   using T = detail::element_t<X>;
   return detail::extreme_impl<expr::ReduceKind::Max, T>(expr::detail::as_node<T>(x), dims, keepdim, "amax",
-                                                        "AmaxBackward");
+                                                        "AmaxBackward", location);
 }
 template <expr::NodeLike X>
-auto amin(const X& x) {
+auto amin(const X& x, const SourceLocation& location = SourceLocation::current()) {
   using T = detail::element_t<X>;
-  return detail::extreme_impl<expr::ReduceKind::Min, T>(expr::detail::as_node<T>(x), {}, false, "amin", "AminBackward");
+  return detail::extreme_impl<expr::ReduceKind::Min, T>(expr::detail::as_node<T>(x), {}, false, "amin", "AminBackward",
+                                                       location);
 }
 template <expr::NodeLike X>
-auto amin(const X& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+auto amin(const X& x, const std::vector<std::int64_t>& dims, bool keepdim = false,
+          const SourceLocation& location = SourceLocation::current()) {
   using T = detail::element_t<X>;
   return detail::extreme_impl<expr::ReduceKind::Min, T>(expr::detail::as_node<T>(x), dims, keepdim, "amin",
-                                                        "AminBackward");
+                                                        "AminBackward", location);
 }
 /// Largest element of all (torch::max(x) without a dim).
 template <expr::NodeLike X>
-auto max(const X& x) {
-  return amax(x);
+auto max(const X& x, const SourceLocation& location = SourceLocation::current()) {
+  return amax(x, location);
 }
 template <expr::NodeLike X>
-auto min(const X& x) {
-  return amin(x);
+auto min(const X& x, const SourceLocation& location = SourceLocation::current()) {
+  return amin(x, location);
 }
 
 /// log(sum(exp(x))) over dims, stable for large magnitudes and -inf: the maximum is subtracted first.
 /// Three passes (amax, the sum of exponentials, the log); backward is one fused pass.
 template <expr::NodeLike X>
-auto logsumexp(const X& x, const std::vector<std::int64_t>& dims, bool keepdim = false) {
+auto logsumexp(const X& x, const std::vector<std::int64_t>& dims, bool keepdim = false,
+               const SourceLocation& location = SourceLocation::current()) {
   using T = detail::element_t<X>;
   const auto e = expr::detail::as_node<T>(x);
   const auto leaves = detail::leaves_of(e);
@@ -241,10 +252,12 @@ auto logsumexp(const X& x, const std::vector<std::int64_t>& dims, bool keepdim =
     TensorOf<T> lse = log(s) + shift;
     out = lse.impl();
   }
+  detail::check_statement_anomaly(*out, leaves, "logsumexp", location);
   auto saved = std::make_shared<TensorImpl>(*out);
   saved->grad_fn.reset();
   detail::record_reduction<T>(out, "LogsumexpBackward", e, leaves, r.kept, {saved},
-                              [](const std::vector<expr::LeafPlan<T>>& s) { return expr::LogSumExpSeed<T>{s[0], s[1]}; });
+                              [](const std::vector<expr::LeafPlan<T>>& s) { return expr::LogSumExpSeed<T>{s[0], s[1]}; },
+                              location);
   return detail::finish<T>(std::move(out), r, keepdim);
 }
 

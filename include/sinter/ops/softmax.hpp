@@ -33,9 +33,10 @@ struct SoftmaxRows {
     const T shift = M::abs(m) == inf ? T(0) : m;  // an all -inf row: NaN for softmax, -inf for log_softmax
     T sum(0);
     for (std::int64_t k = 0; k < L.n; ++k) sum += M::exp(xr[k * s] - shift);
-    const T sub = shift + M::log(sum), inv = T(1) / sum;
+    // (x - shift) - log(sum), not x - (shift + log(sum)): at |x| = 1e4 a float shift + log(sum) loses log(sum)'s digits.
+    const T lsum = M::log(sum), inv = T(1) / sum;
     for (std::int64_t k = 0; k < L.n; ++k)
-      yr[k * s] = log_ ? xr[k * s] - sub : M::exp(xr[k * s] - shift) * inv;
+      yr[k * s] = log_ ? (xr[k * s] - shift) - lsum : M::exp(xr[k * s] - shift) * inv;
   }
 };
 
@@ -102,11 +103,11 @@ void softmax_forward(Device dev, const T* x, T* y, RowLayout L, bool log_) {
         sum += e;
       }
       if (log_) {
-        const T sub = shift + std::log(sum);
+        const T lsum = std::log(sum);  // (x - shift) - log(sum), as on the device
         k = 0;
         if (s == 1)
-          for (; k + W <= L.n; k += W) (V::load_unaligned(xr + k) - V(sub)).store_unaligned(yr + k);
-        for (; k < L.n; ++k) yr[k * s] = xr[k * s] - sub;
+          for (; k + W <= L.n; k += W) ((V::load_unaligned(xr + k) - V(shift)) - V(lsum)).store_unaligned(yr + k);
+        for (; k < L.n; ++k) yr[k * s] = (xr[k * s] - shift) - lsum;
       } else {
         const T inv = T(1) / sum;
         k = 0;
@@ -145,16 +146,18 @@ class SoftmaxBackward final : public Node {
 };
 
 template <class T>
-TensorOf<T> softmax_impl(const TensorOf<T>& x_in, std::int64_t dim, bool log_) {
+TensorOf<T> softmax_impl(const TensorOf<T>& x_in, std::int64_t dim, bool log_, const SourceLocation& location) {
   const char* op = log_ ? "log_softmax" : "softmax";
   const int d = normalize_dim(dim, x_in.dim(), op);
   const TensorOf<T> x = x_in.contiguous();
   const RowLayout L = row_layout(x.shape(), d);
   auto out = TensorImpl::empty(x.shape(), dtype_of<T>(), x.device());
   softmax_forward<T>(x.device(), x.data(), static_cast<T*>(out->data()), L, log_);
+  check_forward_anomaly(*out, {x.impl().get()}, op, location);
   if (is_grad_enabled() && x.requires_grad()) {
     auto saved = std::make_shared<TensorImpl>(*out);  // shares storage; no grad_fn, so no cycle
     auto node = std::make_shared<SoftmaxBackward<T>>(saved, L, log_);
+    node->location = location;
     node->inputs.push_back(x.impl());
     out->grad_fn = std::move(node);
   }
@@ -165,13 +168,13 @@ TensorOf<T> softmax_impl(const TensorOf<T>& x_in, std::int64_t dim, bool log_) {
 
 /// exp(x) / sum(exp(x)) along dim, computed stably. Example: `Tensor p = sinter::softmax(logits, 1);`
 template <expr::NodeLike X>
-auto softmax(const X& x, std::int64_t dim) {
-  return detail::softmax_impl(eval(x), dim, false);
+auto softmax(const X& x, std::int64_t dim, const SourceLocation& location = SourceLocation::current()) {
+  return detail::softmax_impl(eval(x, location), dim, false, location);
 }
 /// x - logsumexp(x) along dim, computed stably.
 template <expr::NodeLike X>
-auto log_softmax(const X& x, std::int64_t dim) {
-  return detail::softmax_impl(eval(x), dim, true);
+auto log_softmax(const X& x, std::int64_t dim, const SourceLocation& location = SourceLocation::current()) {
+  return detail::softmax_impl(eval(x, location), dim, true, location);
 }
 
 }  // namespace sinter

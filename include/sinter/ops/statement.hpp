@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <sinter/backend/dispatch.hpp>
+#include <sinter/core/anomaly.hpp>
 #include <sinter/core/factory.hpp>
 #include <sinter/expr/functions.hpp>
 
@@ -31,6 +32,15 @@ inline Device statement_device(const LeafHandles& leaves, const char* op) {
     SINTER_CHECK((*h)->device() == d, op, ": expected all tensors to be on the same device, but found at least two "
                                          "devices, ", d, " and ", (*h)->device(), "; move one with .to(device)");
   return d;
+}
+
+/// In anomaly mode, throws if a statement's result holds a NaN or inf that its operands did not.
+inline void check_statement_anomaly(const TensorImpl& out, const LeafHandles& leaves, const char* op,
+                                    const SourceLocation& location) {
+  if (!is_anomaly_enabled()) return;
+  std::vector<const TensorImpl*> in;
+  for (auto* h : leaves) in.push_back(h->get());
+  check_forward_anomaly(out, in, op, location);
 }
 
 inline bool any_needs_grad(const LeafHandles& leaves) {
@@ -107,12 +117,18 @@ void run_fused_backward(const E& e, const Shape& shape, const std::vector<const 
   launch_backward<T>((*leaves[0])->device(), space, plan, seed, b.slot_of_leaf(), dests);
 }
 
+/// The root op's name, for messages: "mul" for `a * x`, "copy" for a bare tensor.
+template <class E>
+const char* op_name() {
+  if constexpr (requires(const E& x) { x.op(); }) return std::remove_cvref_t<decltype(std::declval<const E&>().op())>::name;
+  else return "copy";
+}
+
 /// "LeakyReluBackward" for an expression whose root op is leaky_relu; computed once per expression type.
 template <class E>
 const char* backward_name() {
   static const std::string name = [] {
-    std::string n = "copy";
-    if constexpr (requires(const E& x) { x.op(); }) n = std::remove_cvref_t<decltype(std::declval<const E&>().op())>::name;
+    const std::string n = op_name<E>();
     std::string out;
     bool up = true;  // "leaky_relu" -> "LeakyRelu", as PyTorch names its nodes
     for (char c : n) {
@@ -142,21 +158,23 @@ class ExprBackward final : public Node {
 };
 
 template <class T, class E>
-std::shared_ptr<TensorImpl> materialize(const E& e) {
+std::shared_ptr<TensorImpl> materialize(const E& e, const SourceLocation& location) {
   const auto leaves = leaves_of(e);
   const Device dev = statement_device(leaves, "expression");
   auto out = TensorImpl::empty(e.shape(), dtype_of<T>(), dev);
   run_forward<T>(e, leaves, *out, false);
+  check_statement_anomaly(*out, leaves, op_name<E>(), location);
   if (any_needs_grad(leaves)) {
     auto node = std::make_shared<ExprBackward<T, E>>(e);
     node->inputs = unique_inputs(leaves);
+    node->location = location;
     out->grad_fn = std::move(node);
   }
   return out;
 }
 
 template <class T, class E>
-void assign_into(const TensorImpl& dst, const E& e, bool add) {
+void assign_into(const TensorImpl& dst, const E& e, bool add, const SourceLocation& location) {
   const auto leaves = leaves_of(e);
   const Device dev = statement_device(leaves, "copy_");
   SINTER_CHECK(dev == dst.device(), "copy_: the destination is on ", dst.device(), " but the expression is on ", dev,
@@ -182,6 +200,7 @@ void assign_into(const TensorImpl& dst, const E& e, bool add) {
   } else {
     run_forward<T>(e, leaves, dst, add);
   }
+  check_statement_anomaly(dst, leaves, op_name<E>(), location);
   dst.storage->bump_version();
 }
 
@@ -191,16 +210,16 @@ namespace sinter {
 
 /// Materialises an expression (or returns the tensor itself): `auto t = sinter::eval(a * x + b);`.
 template <expr::NodeLike X>
-auto eval(const X& x) {
+auto eval(const X& x, const SourceLocation& location = SourceLocation::current()) {
   if constexpr (expr::is_tensor<X>::value) return x;
-  else return TensorOf<typename X::value_type>(x);
+  else return TensorOf<typename X::value_type>(x, location);
 }
 
 // In-place arithmetic, as PyTorch's x += y: one kernel into x's memory; only outside recorded graphs.
 #define SINTER_COMPOUND_ASSIGN(sym, op)                          \
   template <class T, expr::Operand E>                            \
   TensorOf<T>& operator sym(TensorOf<T>& x, const E& e) {        \
-    return x.copy_(x op e);                                      \
+    return x.copy_(x op e, SourceLocation());             \
   }
 SINTER_COMPOUND_ASSIGN(+=, +)
 SINTER_COMPOUND_ASSIGN(-=, -)

@@ -318,6 +318,8 @@ TensorOf<T> conv2d(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
                            static_cast<const T*>(cols->data()) + gr * Kg * P, P, 1, y + gr * OCg * P, P, false);
   auto out = TensorImpl::empty({g.N, g.OC, g.OH, g.OW}, dtype_of<T>(), dev);
   detail::gemm_to_nchw<T>(dev, y, b.defined() ? b.data() : nullptr, static_cast<T*>(out->data()), g);
+  sinter::detail::check_forward_anomaly(*out, {x.impl().get(), w.impl().get(), b.defined() ? b.impl().get() : nullptr},
+                                        "conv2d");
   const bool grad = is_grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
   if (grad) {
     auto node = std::make_shared<detail::Conv2dBackward<T>>(g, cols, w.impl());

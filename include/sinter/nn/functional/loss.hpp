@@ -47,8 +47,12 @@ SINTER_HD T class_row_loss(const T* r, std::int64_t k, std::int64_t C, T on, T o
   for (std::int64_t j = 0; j < C; ++j) m = M::max(m, r[j]), total += r[j];
   T s(0);
   for (std::int64_t j = 0; j < C; ++j) s += M::exp(r[j] - m);
-  *lse = m + M::log(s);
-  return *lse - on * r[k] - off * total;
+  const T lsum = M::log(s);
+  *lse = m + lsum;
+  // lse - on x_k - off sum(x), rearranged (on + C off = 1) so that no large number is rounded before the small ones are
+  // added (the loss keeps its digits at |x| = 1e4 in float), and so that a -inf logit (a mask) does not meet off = 0.
+  const T smooth = off == T(0) ? T(0) : off * (static_cast<T>(C) * m - total);
+  return lsum + on * (m - r[k]) + smooth;
 }
 
 /// The device forward: per row, the loss added into acc[0]; acc[1] counts rows not ignored; a bad target leaves its
@@ -140,6 +144,7 @@ template <class T>
 void record_class_loss(const std::shared_ptr<TensorImpl>& out, const TensorOf<T>& x,
                        const TensorOf<std::int64_t>& target, std::shared_ptr<TensorImpl> lse,
                        const CrossEntropyOptions& o, double count, bool logits) {
+  sinter::detail::check_forward_anomaly(*out, {x.impl().get()}, logits ? "cross_entropy" : "nll_loss");
   if (!is_grad_enabled() || !x.requires_grad()) return;
   auto node = std::make_shared<ClassLossBackward<T>>(x.impl(), target.impl(), std::move(lse), x.size(1),
                                                      logits ? o.label_smoothing_ : 0, o.ignore_index_, o.reduction_,

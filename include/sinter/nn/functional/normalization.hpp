@@ -166,6 +166,7 @@ TensorOf<T> batch_norm(const TensorOf<T>& input, const TensorOf<T>& running_mean
   sinter::detail::launch_for_each(x.device(), C, f, "batch_norm", L.count());
   if (running_mean.defined()) running_mean.impl()->storage->bump_version();
   if (running_var.defined()) running_var.impl()->storage->bump_version();
+  sinter::detail::check_forward_anomaly(*out, {x.impl().get()}, "batch_norm");
   const bool grad = is_grad_enabled() && (x.requires_grad() || (weight.defined() && weight.requires_grad()) ||
                                           (bias.defined() && bias.requires_grad()));
   if (grad) {
