@@ -258,3 +258,128 @@ TEST_CASE("conv2d, pooling, batch_norm and cross_entropy agree with libtorch, gr
   check_close(gamma.grad(), tgamma.grad(), 1e-9, 1e-10);
   check_close(beta.grad(), tbeta.grad(), 1e-9, 1e-10);
 }
+
+namespace {
+/// Equal as PyTorch's results are compared at domain edges: NaN matches NaN, infinities match by sign, and finite
+/// values agree to rtol.
+template <class T>
+void check_same_specials(const st::TensorOf<T>& ours, const torch::Tensor& theirs, double rtol) {
+  const auto c = theirs.contiguous().to(torch_dtype<T>());
+  const auto v = ours.to_vector();
+  const T* p = c.template data_ptr<T>();
+  REQUIRE(static_cast<std::int64_t>(v.size()) == c.numel());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const double a = v[i], b = p[i];
+    INFO("element " << i << ": sinter " << a << ", libtorch " << b);
+    if (std::isnan(b)) CHECK(std::isnan(a));
+    else if (std::isinf(b)) CHECK(a == b);
+    else CHECK(std::abs(a - b) <= rtol * (1 + std::abs(b)));
+  }
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("log, sqrt, rsqrt, log1p and pow give PyTorch's NaN and inf at their domain edges, values and "
+                   "gradients", "[libtorch][stability]", float, double) {
+  using T = TestType;
+  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  const std::vector<T> edge = {-2, -1, T(-0.0), 0, std::numeric_limits<T>::denorm_min(), T(0.5), 1, 2, inf, -inf, nan};
+  using Op = std::function<st::TensorOf<T>(const st::TensorOf<T>&)>;
+  using TorchOp = std::function<torch::Tensor(const torch::Tensor&)>;
+  const std::vector<std::tuple<const char*, Op, TorchOp>> ops = {
+      {"log", [](const auto& x) { return st::TensorOf<T>(st::log(x)); }, [](const auto& x) { return torch::log(x); }},
+      {"sqrt", [](const auto& x) { return st::TensorOf<T>(st::sqrt(x)); }, [](const auto& x) { return torch::sqrt(x); }},
+      {"rsqrt", [](const auto& x) { return st::TensorOf<T>(st::rsqrt(x)); }, [](const auto& x) { return torch::rsqrt(x); }},
+      {"log1p", [](const auto& x) { return st::TensorOf<T>(st::log1p(x)); }, [](const auto& x) { return torch::log1p(x); }},
+      {"pow 2", [](const auto& x) { return st::TensorOf<T>(st::pow(x, T(2))); }, [](const auto& x) { return torch::pow(x, 2.0); }},
+      {"pow 0.5", [](const auto& x) { return st::TensorOf<T>(st::pow(x, T(0.5))); }, [](const auto& x) { return torch::pow(x, 0.5); }},
+      {"pow 0", [](const auto& x) { return st::TensorOf<T>(st::pow(x, T(0))); }, [](const auto& x) { return torch::pow(x, 0.0); }},
+      {"pow -1", [](const auto& x) { return st::TensorOf<T>(st::pow(x, T(-1))); }, [](const auto& x) { return torch::pow(x, -1.0); }},
+      {"pow -1.5", [](const auto& x) { return st::TensorOf<T>(st::pow(x, T(-1.5))); }, [](const auto& x) { return torch::pow(x, -1.5); }},
+      {"2 pow x", [](const auto& x) { return st::TensorOf<T>(st::pow(T(2), x)); }, [](const auto& x) { return torch::pow(2.0, x); }},
+  };
+  for (const auto& [name, op, top] : ops) {
+    INFO(name);
+    const st::TensorOf<T> x = st::from_vector<T>(edge).requires_grad_();
+    auto tx = to_torch(x);
+    const st::TensorOf<T> y = op(x);
+    auto ty = top(tx);
+    check_same_specials(y, ty, rtol<T>());
+    y.backward(st::ones_like(y));
+    ty.backward(torch::ones_like(ty));
+    check_same_specials(x.grad(), tx.grad(), rtol<T>());
+  }
+  // pow(a, b) with both operands tensors: every pair of edge values, both gradients.
+  std::vector<T> av, bv;
+  for (T a : edge)
+    for (T b : {T(-1), T(0), T(0.5), T(2), T(3)}) av.push_back(a), bv.push_back(b);
+  const st::TensorOf<T> a = st::from_vector<T>(av).requires_grad_(), b = st::from_vector<T>(bv).requires_grad_();
+  auto ta = to_torch(a), tb = to_torch(b);
+  const st::TensorOf<T> y = st::pow(a, b);
+  auto ty = torch::pow(ta, tb);
+  check_same_specials(y, ty, rtol<T>());
+  y.backward(st::ones_like(y));
+  ty.backward(torch::ones_like(ty));
+  check_same_specials(a.grad(), ta.grad(), rtol<T>());
+  check_same_specials(b.grad(), tb.grad(), rtol<T>());
+}
+
+TEMPLATE_TEST_CASE("softmax, log_softmax, logsumexp and the losses agree with libtorch at magnitude 1e4 and with -inf "
+                   "masks", "[libtorch][stability]", float, double) {
+  using T = TestType;
+  const T inf = std::numeric_limits<T>::infinity();
+  const st::TensorOf<T> x0 =
+      st::from_vector<T>({T(1e4), 0, T(-1e4), T(5e3), T(-3e3), T(1e4), -inf, 0, T(2), -inf, T(-1e4), T(1e4)},
+                         st::Shape{3, 4});
+  for (int dim : {0, 1}) {
+    INFO("dim " << dim);
+    const st::TensorOf<T> x = x0.clone().requires_grad_();
+    auto tx = to_torch(x);
+    const st::TensorOf<T> g = st::from_vector<T>({1, -2, 3, 0.5, -1, 2, 1, 1, -3, 2, 0.25, 1}, st::Shape{3, 4});
+    auto tg = to_torch(g);
+    for (int which = 0; which < 3; ++which) {
+      if (x.grad().defined()) x.grad().zero_();
+      if (tx.grad().defined()) tx.grad().zero_();
+      st::TensorOf<T> y;
+      torch::Tensor ty;
+      if (which == 0) y = st::softmax(x, dim), ty = torch::softmax(tx, dim);
+      if (which == 1) y = st::log_softmax(x, dim), ty = torch::log_softmax(tx, dim);
+      if (which == 2) y = st::logsumexp(x, {dim}, true), ty = torch::logsumexp(tx, {dim}, true);
+      INFO("op " << which);
+      check_same_specials(y, ty, rtol<T>());
+      const st::TensorOf<T> gy = which == 2 ? st::TensorOf<T>(st::ones_like(y)) : g;
+      y.backward(gy);
+      ty.backward(to_torch(gy));
+      check_same_specials(x.grad(), tx.grad(), rtol<T>());
+    }
+  }
+  // The element-wise activations and the losses on logits of magnitude 1e4.
+  const st::TensorOf<T> z = st::from_vector<T>({T(1e4), T(-1e4), T(3e3), T(-3e3), T(25), T(-25)}).requires_grad_();
+  auto tz = to_torch(z);
+  const st::TensorOf<T> t01 = st::from_vector<T>({0, 1, 1, 0, 1, 0});
+  const std::vector<std::pair<st::TensorOf<T>, torch::Tensor>> outs = {
+      {st::sigmoid(z), torch::sigmoid(tz)},
+      {st::softplus(z), torch::nn::functional::softplus(tz)},
+      {st::tanh(z), torch::tanh(tz)},
+      {st::silu(z), torch::silu(tz)},
+      {st::nn::F::binary_cross_entropy_with_logits(z, t01, st::nn::Reduction::None),
+       torch::binary_cross_entropy_with_logits(tz, to_torch(t01), {}, {}, at::Reduction::None)},
+  };
+  for (std::size_t k = 0; k < outs.size(); ++k) {
+    INFO("activation " << k);
+    check_same_specials(outs[k].first, outs[k].second, rtol<T>());
+    st::sum(outs[k].first * T(1)).backward();
+    outs[k].second.sum().backward();
+    check_same_specials(z.grad(), tz.grad(), rtol<T>());
+    z.grad().zero_();
+    tz.grad().zero_();
+  }
+  const st::TensorOf<T> logits = x0.slice(0, 0, 2).slice(1, 0, 3).clone().requires_grad_();  // [[1e4, 0, -1e4], ...]
+  auto tl = to_torch(logits);
+  const auto target = st::from_vector<std::int64_t>({2, 0}, st::Shape{2});
+  const st::TensorOf<T> ce = st::nn::F::cross_entropy(logits, target);
+  auto tce = torch::nn::functional::cross_entropy(tl, torch::tensor({2, 0}, torch::kInt64));
+  check_same_specials(ce, tce, rtol<T>());
+  ce.backward();
+  tce.backward();
+  check_same_specials(logits.grad(), tl.grad(), rtol<T>());
+}

@@ -123,7 +123,6 @@ SINTER_UNARY_FUNCTION(silu, Silu)
   auto fn(const A& a, const B& b) {         \
     return make_map(ops::OpType{}, a, b);   \
   }
-SINTER_BINARY_FUNCTION(pow, Pow)
 SINTER_BINARY_FUNCTION(minimum, Minimum)
 SINTER_BINARY_FUNCTION(maximum, Maximum)
 SINTER_BINARY_FUNCTION(lt, Less)
@@ -133,6 +132,18 @@ SINTER_BINARY_FUNCTION(ge, GreaterEqual)
 SINTER_BINARY_FUNCTION(eq, Equal)
 SINTER_BINARY_FUNCTION(ne, NotEqual)
 #undef SINTER_BINARY_FUNCTION
+
+/// a^b element-wise. With a number as the exponent (`pow(x, 2)`), the common powers are computed exactly, as in
+/// PyTorch (ops::PowScalar); with a tensor or expression exponent every element goes through pow.
+template <NodeLike A, class B>
+  requires std::is_arithmetic_v<B>
+auto pow(const A& a, B b) {
+  return make_map(ops::PowScalar{static_cast<double>(b)}, a);
+}
+template <Operand A, NodeLike B>
+auto pow(const A& a, const B& b) {
+  return make_map(ops::Pow{}, a, b);
+}
 
 template <NodeLike A>
 auto leaky_relu(const A& a, double negative_slope = 0.01) {

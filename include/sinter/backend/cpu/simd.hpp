@@ -3,7 +3,9 @@
 // vectorises without naming a backend. The instruction set is the compiler's target (-march); see docs.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include <xsimd/xsimd.hpp>
 
@@ -23,11 +25,26 @@ struct Math<xsimd::batch<T, A>> {
   using V = xsimd::batch<T, A>;
   using mask = xsimd::batch_bool<T, A>;
   static V exp(V x) { return xsimd::exp(x); }
-  static V log(V x) { return xsimd::log(x); }
+  static V log(V x) {
+    // xsimd's double log is off by up to 2 for subnormal inputs; those rare lanes take the C library's log.
+    if (xsimd::any((x > V(T(0))) & (x < V(std::numeric_limits<T>::min())))) [[unlikely]]
+      return per_lane(x, x, [](T a, T) { return std::log(a); });
+    return xsimd::log(x);
+  }
   static V log1p(V x) { return xsimd::log1p(x); }
   static V sqrt(V x) { return xsimd::sqrt(x); }
   static V abs(V x) { return xsimd::abs(x); }
-  static V pow(V a, V b) { return xsimd::pow(a, b); }
+  /// xsimd's pow is fast and accurate for finite, normal, nonzero bases and finite nonzero exponents, but not IEEE
+  /// at the edges (0^0 gives 0, inf^0 and pow(-inf, 0.5) NaN, subnormal bases lose digits). A batch with any such
+  /// lane takes the C library's pow, lane by lane, so SIMD lanes and scalar tails give the same answer.
+  static V pow(V a, V b) {
+    const V inf(std::numeric_limits<T>::infinity());
+    const auto regular = (xsimd::abs(a) >= V(std::numeric_limits<T>::min())) & (xsimd::abs(a) < inf) &
+                         (xsimd::abs(b) < inf) & (b != V(T(0)));
+    if (!xsimd::all(regular)) [[unlikely]]
+      return per_lane(a, b, [](T x, T y) { return std::pow(x, y); });
+    return xsimd::pow(a, b);
+  }
   static V sin(V x) { return xsimd::sin(x); }
   static V cos(V x) { return xsimd::cos(x); }
   static V tanh(V x) { return xsimd::tanh(x); }
@@ -43,6 +60,16 @@ struct Math<xsimd::batch<T, A>> {
   // NaN propagates, as in PyTorch (and as the scalar versions do).
   static V max(V a, V b) { return xsimd::select(a > b, a, xsimd::select(a == a, b, a)); }
   static V min(V a, V b) { return xsimd::select(a < b, a, xsimd::select(a == a, b, a)); }
+
+ private:
+  template <class F>
+  static V per_lane(V a, V b, F f) {
+    alignas(64) T x[V::size], y[V::size];
+    a.store_aligned(x);
+    b.store_aligned(y);
+    for (std::size_t i = 0; i < V::size; ++i) x[i] = f(x[i], y[i]);
+    return V::load_aligned(x);
+  }
 };
 
 template <class T, class A>
