@@ -183,3 +183,50 @@ TEST_CASE("optimiser state for other parameters is refused", "[io][safetensors][
   CHECK_THROWS_WITH(st::load(c, (dir / "sgd.safetensors").string()), Catch::Contains("is not a state of this optimizer"));
   std::filesystem::remove_all(dir);
 }
+
+namespace {
+/// A safetensors file in memory: the 8-byte length, the JSON header, then `data`.
+std::string safetensors_bytes(const std::string& header, const std::string& data = "") {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  return out + header + data;
+}
+std::string parse_error(const std::string& bytes) {
+  try {
+    st::io::parse_safetensors(bytes, "x.safetensors");
+  } catch (const st::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("hostile safetensors headers are errors, never overflows, deep recursion or foreign exceptions",
+          "[io][safetensors][fuzz]") {
+  using Catch::Matchers::Contains;
+  const auto good = st::io::parse_safetensors(
+      safetensors_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"a":[1,{"b":2}]}})",
+                        std::string(8, '\0')),
+      "x.safetensors");
+  CHECK(good.entries.at("w").end == 8);
+  CHECK(good.data_size() == 8);
+  // A lone minus sign used to reach std::stoll, whose std::invalid_argument is not a sinter error.
+  CHECK_THAT(parse_error(safetensors_bytes(R"({"w":{"dtype":"F32","shape":[-],"data_offsets":[0,0]}})")),
+             Contains("expected an integer of at most 18 digits"));
+  // 10000 nested arrays in the metadata would overflow the stack of a recursive skipper.
+  CHECK_THAT(parse_error(safetensors_bytes("{\"__metadata__\":" + std::string(10000, '[') + std::string(10000, ']') + "}")),
+             Contains("nests deeper than 64 levels"));
+  // 2^40 x 2^40 x 2^40 elements: the byte count used to overflow int64 (and could match an empty range).
+  CHECK_THAT(parse_error(safetensors_bytes(
+                 R"({"w":{"dtype":"F32","shape":[1099511627776,1099511627776,16777216],"data_offsets":[0,0]}})")),
+             Contains("do not match its shape"));
+  CHECK_THAT(parse_error(safetensors_bytes(R"({"w":{"dtype":"F16","shape":[3],"data_offsets":[0,4]}})", "abcd")),
+             Contains("do not match its shape"));
+  CHECK_THAT(parse_error(safetensors_bytes(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", "ab")),
+             Contains("beyond the end of the file's 2 bytes of data"));
+  CHECK_THAT(parse_error(safetensors_bytes(R"({"w":{"dtype":"Q9","shape":[1],"data_offsets":[0,4]}})", "abcd")),
+             Contains("unknown dtype 'Q9'"));
+  CHECK_THAT(parse_error(safetensors_bytes(R"({"w":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,4]}})",
+                                           "abcd")),
+             Contains("has 9 dims; sinter supports at most 8"));
+}

@@ -104,3 +104,61 @@ TEST_CASE("save_npy and load_npy round-trip, and numpy agrees", "[io][npy]") {
                     Catch::StartsWith("sinter: save_npy: cannot open"));
   std::filesystem::remove_all(dir);
 }
+
+namespace {
+/// A .npy file with the given header dict and data bytes (version 1.0 unless the preamble is given whole).
+std::string npy_bytes(const std::string& dict, const std::string& data) {
+  std::string h = dict + "\n";
+  const auto len = static_cast<std::uint16_t>(h.size());
+  return std::string("\x93NUMPY\x01\x00", 8) + std::string(1, static_cast<char>(len & 0xff)) +
+         std::string(1, static_cast<char>(len >> 8)) + h + data;
+}
+std::string npy_error(const std::string& bytes) {
+  try {
+    st::detail::parse_npy<float>(bytes, "x.npy");
+  } catch (const st::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("load_npy checks every length in a hostile header before allocating", "[io][npy][fuzz]") {
+  using Catch::Matchers::Contains;
+  const std::string f4(8, '\0');  // two float zeros
+  const std::string ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
+  CHECK(st::detail::parse_npy<float>(npy_bytes(ok, f4), "x.npy").to_vector() == std::vector<float>{0, 0});
+  // Keys in any order and double quotes are Python literals too.
+  CHECK(st::detail::parse_npy<float>(npy_bytes("{\"shape\": (1, 2), 'descr': '<f4', 'fortran_order': True}", f4),
+                                     "x.npy").shape() == st::Shape{1, 2});
+
+  CHECK_THAT(npy_error("\x93NUMPY"), Contains("does not start with the .npy magic string"));
+  CHECK_THAT(npy_error(std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff{}", 14)),
+             Contains("the header announces 4294967295 bytes but the file has only 2"));
+  CHECK_THAT(npy_error(std::string("\x93NUMPY\x01\x00\x00\x00", 10)), Contains("the header's dict ends early"));
+  CHECK_THAT(npy_error(std::string("\x93NUMPY\x04\x00\x00\x00", 10)), Contains("unsupported format version 4.0"));
+  CHECK_THAT(npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999, 99999999999)}", f4)),
+             Contains("is truncated: its header announces the shape [99999999999, 99999999999]"));
+  CHECK_THAT(npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1234567890123456789,)}", f4)),
+             Contains("expected a dimension of at most 18 digits"));
+  CHECK_THAT(npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}", f4)),
+             Contains("has 4 bytes after its 4 bytes of data"));
+  CHECK_THAT(npy_error(npy_bytes("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", f4)),
+             Contains("the key 'descr' appears twice"));
+  CHECK_THAT(npy_error(npy_bytes("{'descr': '<f4', 'shape': (2,)}", f4)), Contains("lacks one of"));
+  CHECK_THAT(npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}", f4)),
+             Contains("fortran_order must be True or False"));
+  CHECK_THAT(npy_error(npy_bytes("{'descr': '>f4', 'fortran_order': False, 'shape': (2,)}", f4)),
+             Contains("holds elements of type '>f4'"));
+  CHECK_THAT(npy_error(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1)}", f4)),
+             Contains("more than 8 dims"));
+
+  // Found by fuzz_npy (tests/fuzz/regressions/npy/float_beyond_int64): a float file read as int64 held 1.2e22, and
+  // the cast was undefined behaviour. It is now an error, as it is for to<int64_t>() of any such value.
+  std::ifstream in(std::string(SINTER_SOURCE_DIR) + "/tests/fuzz/regressions/npy/float_beyond_int64", std::ios::binary);
+  const std::string found((std::istreambuf_iterator<char>(in)), {});
+  REQUIRE(found.size() > 128);
+  CHECK_NOTHROW(st::detail::parse_npy<float>(found, "found.npy"));
+  CHECK_THROWS_WITH(st::detail::parse_npy<std::int64_t>(found, "found.npy"),
+                    Contains("cannot be represented as an int64"));
+}

@@ -19,6 +19,10 @@ TEST_CASE("int64 tensors hold indices, print as integers and convert to float an
   CHECK(os.str() == "tensor([ 3, -1,  7], shape=[3], dtype=int64)");
   CHECK(i.to<double>().to_vector() == std::vector<double>{3, -1, 7});
   CHECK(st::from_vector<float>({2.7f, -2.7f}).to<std::int64_t>().to_vector() == std::vector<std::int64_t>{2, -2});
+  // NaN, inf and values beyond int64 have no int64 (casting them is undefined behaviour in C++): an error instead.
+  for (float bad : {std::nanf(""), INFINITY, 1e19f, -1e19f})
+    CHECK_THROWS_WITH(st::from_vector<float>({1.0f, bad}).to<std::int64_t>(),
+                      Catch::Contains("cannot be represented as an int64"));
   CHECK_THROWS_WITH(longs({1}).requires_grad_(),
                     Catch::StartsWith("sinter: requires_grad_(): only float and double tensors can require gradients"));
   const LongTensor r = st::randint(2, 5, {1000});

@@ -92,6 +92,14 @@ void copy_rows(D* dst, const S* src, const IterationSpace& space, bool add) {
         return;
       }
     }
+    if constexpr (std::is_integral_v<D> && std::is_floating_point_v<S>) {
+      // Casting NaN or a value beyond int64's range is undefined behaviour in C++: refuse it instead.
+      for (std::int64_t j = 0; j < len; ++j) {
+        const S v = s[j * gs.inner];
+        SINTER_CHECK(v > S(-9.2e18) && v < S(9.2e18), "to<int64>(): the value ", v,
+                     " cannot be represented as an int64 (NaN, inf or beyond +-9.2e18); clamp or round it first");
+      }
+    }
     if (add) {
       for (std::int64_t j = 0; j < len; ++j) d[j * gd.inner] += static_cast<D>(s[j * gs.inner]);
     } else {

@@ -38,6 +38,13 @@ inline std::uint32_t be32(const std::vector<unsigned char>& b, std::size_t at) {
   return (std::uint32_t{b[at]} << 24) | (std::uint32_t{b[at + 1]} << 16) | (std::uint32_t{b[at + 2]} << 8) | b[at + 3];
 }
 
+/// "[60000, 28, 28]": the dims an IDX header announces.
+inline std::string dims_text(const std::vector<unsigned char>& b, int rank) {
+  std::string out = "[";
+  for (int d = 0; d < rank; ++d) out += (d ? ", " : "") + std::to_string(be32(b, 4 + 4 * static_cast<std::size_t>(d)));
+  return out + "]";
+}
+
 /// Parses an IDX file of unsigned bytes with the expected number of dims; returns dims and the payload offset.
 inline std::vector<std::int64_t> idx_header(const std::vector<unsigned char>& b, int rank, const std::string& path) {
   SINTER_CHECK(b.size() >= 4 + 4 * static_cast<std::size_t>(rank), path, ": the file is too short for an IDX header");
@@ -45,14 +52,17 @@ inline std::vector<std::int64_t> idx_header(const std::vector<unsigned char>& b,
   SINTER_CHECK(magic == 0x0800u + static_cast<std::uint32_t>(rank), path, ": wrong magic number 0x", std::hex, magic,
                " (expected 0x", 0x0800 + rank, " for ", std::dec, rank, "-d unsigned bytes)");
   std::vector<std::int64_t> dims;
-  std::size_t total = 1;
+  const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank), present = b.size() - header;
+  std::size_t total = 1;  // kept <= present, so the product of four 32-bit dims cannot wrap around
   for (int d = 0; d < rank; ++d) {
     dims.push_back(be32(b, 4 + 4 * static_cast<std::size_t>(d)));
-    total *= static_cast<std::size_t>(dims.back());
+    const auto n = static_cast<std::size_t>(dims.back());
+    SINTER_CHECK(n == 0 || total <= present / n, path, ": the header promises dims ", dims_text(b, rank),
+                 " but the file has only ", present, " bytes of data (truncated or corrupt)");
+    total *= n;
   }
-  const std::size_t header = 4 + 4 * static_cast<std::size_t>(rank);
-  SINTER_CHECK(b.size() - header == total, path, ": the header promises ", total, " bytes of data but the file has ",
-               b.size() - header, " (truncated or corrupt)");
+  SINTER_CHECK(present == total, path, ": the header promises ", total, " bytes of data but the file has ", present,
+               " (truncated or corrupt)");
   return dims;
 }
 }  // namespace detail

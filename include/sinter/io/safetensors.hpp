@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sinter/core/factory.hpp>
@@ -36,7 +37,7 @@ using sinter::detail::fail;
 /// values inside __metadata__).
 class HeaderParser {
  public:
-  HeaderParser(const std::string& text, const std::string& path) : s_(text), path_(path) {}
+  HeaderParser(std::string_view text, const std::string& path) : s_(text), path_(path) {}
 
   std::map<std::string, SafetensorsEntry> parse() {
     std::map<std::string, SafetensorsEntry> out;
@@ -131,11 +132,14 @@ class HeaderParser {
   std::int64_t integer() {
     ws();
     const std::size_t start = i_;
-    if (i_ < s_.size() && s_[i_] == '-') ++i_;
-    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
-    SINTER_CHECK(i_ > start && i_ - start < 19, "load: '", path_, "': expected an integer at byte ", start,
-                 " of the JSON header");
-    return std::stoll(s_.substr(start, i_ - start));
+    const bool negative = i_ < s_.size() && s_[i_] == '-';
+    if (negative) ++i_;
+    std::int64_t v = 0;
+    const std::size_t digits = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9' && i_ - digits < 18) v = v * 10 + (s_[i_++] - '0');
+    SINTER_CHECK(i_ > digits && (i_ == s_.size() || s_[i_] < '0' || s_[i_] > '9'), "load: '", path_,
+                 "': expected an integer of at most 18 digits at byte ", start, " of the JSON header");
+    return negative ? -v : v;
   }
   std::vector<std::int64_t> ints() {
     std::vector<std::int64_t> v;
@@ -151,7 +155,8 @@ class HeaderParser {
       return v;
     }
   }
-  void skip_value() {
+  void skip_value(int depth = 0) {
+    SINTER_CHECK(depth < 64, "load: '", path_, "': the JSON header nests deeper than 64 levels (corrupt header)");
     const char c = peek();
     if (c == '"') {
       string();
@@ -164,7 +169,7 @@ class HeaderParser {
           string();
           expect(':');
         }
-        skip_value();
+        skip_value(depth + 1);
         if (peek() == ',') {
           ++i_;
           continue;
@@ -177,7 +182,7 @@ class HeaderParser {
     }
   }
 
-  const std::string& s_;
+  std::string_view s_;
   std::string path_;
   std::size_t i_ = 0;
 };
@@ -229,47 +234,62 @@ inline void save_safetensors(const nn::NamedTensors& tensors, const std::string&
   });
 }
 
-/// A parsed safetensors file: its entries and its data section.
+/// A parsed safetensors file: its entries and the file's bytes.
 struct SafetensorsFile {
   std::map<std::string, SafetensorsEntry> entries;
-  std::vector<char> bytes;  // the data section
+  std::string bytes;           // the whole file
+  std::size_t data_start = 0;  // where the data section begins in `bytes`
+  const char* data() const { return bytes.data() + data_start; }
+  std::size_t data_size() const { return bytes.size() - data_start; }
 };
+
+/// Parses a safetensors file held in memory; `path` names it in errors. Every entry's shape, dtype and byte range is
+/// checked against the data section, so the entries can be copied from without further checks.
+inline SafetensorsFile parse_safetensors(std::string bytes, const std::string& path) {
+  const std::size_t size = bytes.size();
+  SINTER_CHECK(size >= 8, "load: '", path, "' is too short to be a safetensors file (", size, " bytes)");
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  SINTER_CHECK(n <= size - 8 && n <= (100u << 20), "load: '", path, "' announces a header of ", n,
+               " bytes, which does not fit the file (corrupt header or not a safetensors file)");
+  SafetensorsFile f;
+  f.entries = detail::HeaderParser(std::string_view(bytes).substr(8, static_cast<std::size_t>(n)), path).parse();
+  f.bytes = std::move(bytes);
+  f.data_start = 8 + static_cast<std::size_t>(n);
+  for (const auto& [key, e] : f.entries) {
+    const std::uint64_t esize = e.dtype == "F32" || e.dtype == "I32" ? 4 : (e.dtype == "F64" || e.dtype == "I64") ? 8
+                                : e.dtype == "BF16" || e.dtype == "F16"                     ? 2
+                                : e.dtype == "U8" || e.dtype == "BOOL"                      ? 1
+                                                                                            : 0;
+    SINTER_CHECK(esize != 0, "load: '", path, "': tensor '", key, "' has unknown dtype '", e.dtype, "'");
+    SINTER_CHECK(e.end <= f.data_size(), "load: '", path, "': tensor '", key, "' has data_offsets [", e.begin, ", ",
+                 e.end, "] beyond the end of the file's ", f.data_size(), " bytes of data (truncated?)");
+    SINTER_CHECK(e.shape.size() <= static_cast<std::size_t>(kMaxRank), "load: '", path, "': tensor '", key, "' has ",
+                 e.shape.size(), " dims; sinter supports at most ", kMaxRank);
+    std::uint64_t bytes_needed = esize;  // stays <= the data section's size, so it cannot overflow
+    for (auto d : e.shape) {
+      SINTER_CHECK(d >= 0, "load: '", path, "': tensor '", key, "' has a negative dimension");
+      const auto ud = static_cast<std::uint64_t>(d);
+      SINTER_CHECK(ud == 0 || bytes_needed <= (e.end - e.begin) / ud, "load: '", path, "': tensor '", key,
+                   "' has data_offsets [", e.begin, ", ", e.end, "] that do not match its shape");
+      bytes_needed *= ud;
+    }
+    SINTER_CHECK(e.end - e.begin == bytes_needed, "load: '", path, "': tensor '", key, "' has data_offsets [", e.begin,
+                 ", ", e.end, "] that do not match its shape");
+  }
+  return f;
+}
 
 inline SafetensorsFile read_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   SINTER_CHECK(in.good(), "load: cannot open '", path, "'; check the path");
-  const auto size = static_cast<std::uint64_t>(in.tellg());
+  const std::streamoff size = in.tellg();
+  SINTER_CHECK(size >= 0, "load: cannot read '", path, "'");
+  std::string bytes(static_cast<std::size_t>(size), '\0');
   in.seekg(0);
-  SINTER_CHECK(size >= 8, "load: '", path, "' is too short to be a safetensors file (", size, " bytes)");
-  unsigned char len[8];
-  in.read(reinterpret_cast<char*>(len), 8);
-  std::uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(len[i]) << (8 * i);
-  SINTER_CHECK(n <= size - 8 && n <= (100u << 20), "load: '", path, "' announces a header of ", n,
-               " bytes, which does not fit the file (corrupt header or not a safetensors file)");
-  std::string header(static_cast<std::size_t>(n), '\0');
-  in.read(header.data(), static_cast<std::streamsize>(n));
-  SafetensorsFile f;
-  f.entries = detail::HeaderParser(header, path).parse();
-  f.bytes.resize(static_cast<std::size_t>(size - 8 - n));
-  in.read(f.bytes.data(), static_cast<std::streamsize>(f.bytes.size()));
-  SINTER_CHECK(in.good() || f.bytes.empty(), "load: reading '", path, "' failed");
-  for (const auto& [key, e] : f.entries) {
-    std::int64_t count = 1;
-    for (auto d : e.shape) {
-      SINTER_CHECK(d >= 0, "load: '", path, "': tensor '", key, "' has a negative dimension");
-      count *= d;
-    }
-    const std::uint64_t esize = e.dtype == "F32" ? 4 : (e.dtype == "F64" || e.dtype == "I64") ? 8 : 0;
-    SINTER_CHECK(esize != 0 || e.dtype == "BF16" || e.dtype == "F16" || e.dtype == "I32" || e.dtype == "U8" ||
-                     e.dtype == "BOOL",
-                 "load: '", path, "': tensor '", key, "' has unknown dtype '", e.dtype, "'");
-    if (esize)
-      SINTER_CHECK(e.end - e.begin == static_cast<std::uint64_t>(count) * esize && e.end <= f.bytes.size(), "load: '",
-                   path, "': tensor '", key, "' has data_offsets [", e.begin, ", ", e.end,
-                   "] that do not match its shape or lie beyond the end of the file (truncated?)");
-  }
-  return f;
+  in.read(bytes.data(), size);
+  SINTER_CHECK(in.good() || size == 0, "load: reading '", path, "' failed");
+  return parse_safetensors(std::move(bytes), path);
 }
 
 /// Copies the file's tensors into `targets` (same names, shapes, dtypes); validates everything first, so on any
@@ -297,7 +317,7 @@ inline void load_into(const nn::NamedTensors& targets, const SafetensorsFile& f,
   for (const auto& [name, t] : targets) {
     const auto& e = f.entries.at(name);
     auto src = TensorImpl::empty(t.shape(), t.dtype(), kCPU);
-    if (e.end > e.begin) std::memcpy(src->data(), f.bytes.data() + e.begin, static_cast<std::size_t>(e.end - e.begin));
+    if (e.end > e.begin) std::memcpy(src->data(), f.data() + e.begin, static_cast<std::size_t>(e.end - e.begin));
     sinter::detail::copy_into(*t.impl(), *src, false);
   }
 }

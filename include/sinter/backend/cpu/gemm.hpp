@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 // A packed, cache-blocked GEMM with an xsimd register-tiled micro-kernel: C (+)= A . B for any strides of A and B
 // (so transposes are free), float or double. Blocks of B and A are packed into panels that stream through the
-// micro-kernel; tiles of C are spread over threads. The performance issue tunes the block sizes.
+// micro-kernel; tiles of C are spread over threads. The performance issue tunes the block sizes. Programs linked with
+// sinter::blas (SINTER_USE_CBLAS) send large GEMMs whose operands have a unit stride to the system CBLAS instead.
 #pragma once
 
 #include <algorithm>
+#include <climits>
+#include <type_traits>
 #include <cstdint>
 #include <vector>
+
+#if defined(SINTER_USE_CBLAS)  // set by the sinter::blas target
+#include <cblas.h>
+#endif
 
 #include <sinter/backend/cpu/parallel.hpp>
 #include <sinter/backend/cpu/simd.hpp>
@@ -64,6 +71,30 @@ SINTER_ALWAYS_INLINE void micro_kernel(std::int64_t kc, const T* ap, const T* bp
     for (int j = 0; j < nr; ++j) c[r * ldc + j] = (accumulate ? c[r * ldc + j] : T(0)) + tile[r * B::NR + j];
 }
 
+#if defined(SINTER_USE_CBLAS)
+/// How CBLAS can read an operand with element (r, c) at p[r * rs + c * cs]: row-major as stored (NoTrans) or as the
+/// transpose of a row-major matrix (Trans), with its leading dimension; ok is false when neither stride is 1.
+struct CblasOperand {
+  bool ok = false;
+  CBLAS_TRANSPOSE trans = CblasNoTrans;
+  std::int64_t ld = 0;
+};
+inline CblasOperand cblas_operand(std::int64_t rows, std::int64_t cols, std::int64_t rs, std::int64_t cs) {
+  if (cs == 1 && rs >= std::max<std::int64_t>(cols, 1) && rs <= INT_MAX) return {true, CblasNoTrans, rs};
+  if (rs == 1 && cs >= std::max<std::int64_t>(rows, 1) && cs <= INT_MAX) return {true, CblasTrans, cs};
+  return {};
+}
+
+/// Whether gemm() sends this problem to the system CBLAS: large enough to pay for the call (the same size at which
+/// the built-in GEMM starts threads), every extent an int, and strides CBLAS can describe.
+template <class T>
+bool uses_cblas(std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t rsa, std::int64_t csa, std::int64_t rsb,
+                std::int64_t csb, std::int64_t ldc) {
+  return M * N * K >= (std::int64_t{1} << 18) && M <= INT_MAX && N <= INT_MAX && K <= INT_MAX && ldc <= INT_MAX &&
+         ldc >= N && cblas_operand(M, K, rsa, csa).ok && cblas_operand(K, N, rsb, csb).ok;
+}
+#endif
+
 /// C[M x N] (row-major, leading dim ldc) = (accumulate ? C : 0) + A[M x K] . B[K x N], where element (i, k) of A is
 /// A[i * rsa + k * csa] and element (k, j) of B is B[k * rsb + j * csb]. One kernel.
 template <class T>
@@ -78,6 +109,20 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
       for (std::int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, T(0));
     return;
   }
+#if defined(SINTER_USE_CBLAS)
+  if (uses_cblas<T>(M, N, K, rsa, csa, rsb, csb, ldc)) {
+    const CblasOperand a = cblas_operand(M, K, rsa, csa), b = cblas_operand(K, N, rsb, csb);
+    const auto m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
+    const T beta = accumulate ? T(1) : T(0);
+    if constexpr (std::is_same_v<T, float>)
+      cblas_sgemm(CblasRowMajor, a.trans, b.trans, m, n, k, 1.0f, A, static_cast<int>(a.ld), Bm, static_cast<int>(b.ld),
+                  beta, C, static_cast<int>(ldc));
+    else
+      cblas_dgemm(CblasRowMajor, a.trans, b.trans, m, n, k, 1.0, A, static_cast<int>(a.ld), Bm, static_cast<int>(b.ld),
+                  beta, C, static_cast<int>(ldc));
+    return;
+  }
+#endif
   thread_local std::vector<T, xsimd::aligned_allocator<T, 64>> bpack, apack_shared;
   const int nthreads = threads_for(2 * M * N * K, 1 << 18);
   for (std::int64_t jc = 0; jc < N; jc += Bk::NC) {
