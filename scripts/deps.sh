@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages sinter's build and examples need, only those that are missing.
-# `deps.sh test` adds what the test suite compares against: numpy (.npy files) and libtorch (the peer).
+# `deps.sh test` adds what the test suite compares against, numpy (.npy files), libtorch (the peer) and ONNX's test data,
+# clang with its libFuzzer runtime for the fuzz tests, and OpenBLAS for sinter::blas.
 set -euo pipefail
 need=(cmake g++ make libxsimd-dev libxtensor-dev catch2 zlib1g-dev dataset-fashion-mnist)
-if [ "${1:-}" = test ]; then need+=(python3-numpy libtorch-dev libonnx-testdata); fi
+if [ "${1:-}" = test ]; then need+=(python3-numpy libtorch-dev libonnx-testdata clang-14 libclang-rt-14-dev libopenblas-dev); fi
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

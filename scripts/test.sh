@@ -13,3 +13,9 @@ echo "+ cmake --build build/test -j$jobs"
 cmake --build build/test -j"$jobs"
 echo "+ ctest --test-dir build/test -j$jobs --output-on-failure"
 ctest --test-dir build/test -j"$jobs" --output-on-failure
+# The core, autograd, nn and data tests again under ASan, LSan and UBSan (preset asan; any report fails the run).
+# The whole suite under sanitizers is scripts/sanitize.sh (it would double the CI time).
+echo "+ cmake --preset asan && cmake --build --preset asan -j$jobs && ctest --preset asan -j$jobs"
+cmake --preset asan "${launcher[@]}"
+cmake --build --preset asan -j"$jobs"
+ctest --preset asan -j"$jobs"
