@@ -62,8 +62,9 @@ struct Math<xsimd::batch<T, A>> {
   static V min(V a, V b) { return xsimd::select(a < b, a, xsimd::select(a == a, b, a)); }
 
  private:
+  // Out of line and cold: the rare fallback must not grow every kernel that uses log or pow.
   template <class F>
-  static V per_lane(V a, V b, F f) {
+  [[gnu::noinline, gnu::cold]] static V per_lane(V a, V b, F f) {
     alignas(64) T x[V::size], y[V::size];
     a.store_aligned(x);
     b.store_aligned(y);
