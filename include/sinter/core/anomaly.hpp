@@ -62,7 +62,7 @@ struct NonFinite {
 };
 
 /// Scans t on the host (a copy for device or strided tensors). Integer tensors never hold NaN or inf.
-inline NonFinite scan_non_finite(const TensorImpl& t) {
+[[gnu::noinline]] inline NonFinite scan_non_finite(const TensorImpl& t) {
   if (t.dtype != DType::Float32 && t.dtype != DType::Float64) return {};
   const TensorImpl* host = &t;
   std::shared_ptr<TensorImpl> copy;
@@ -87,8 +87,8 @@ inline NonFinite scan_non_finite(const TensorImpl& t) {
 /// What `out` holds that its inputs did not: a NaN where no input had one, or an inf where every input was finite.
 /// Values that merely pass through (a -inf attention mask, a NaN from a file) are not an anomaly of this op.
 /// Returns the element and its kind ("nan", "inf"), or -1.
-inline std::pair<std::int64_t, const char*> new_non_finite(const TensorImpl& out,
-                                                           std::span<const TensorImpl* const> inputs) {
+[[gnu::noinline]] inline std::pair<std::int64_t, const char*> new_non_finite(
+    const TensorImpl& out, std::span<const TensorImpl* const> inputs) {
   const NonFinite o = scan_non_finite(out);
   if (!o.any()) return {-1, ""};
   NonFinite in;

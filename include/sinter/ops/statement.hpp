@@ -35,12 +35,15 @@ inline Device statement_device(const LeafHandles& leaves, const char* op) {
 }
 
 /// In anomaly mode, throws if a statement's result holds a NaN or inf that its operands did not.
-inline void check_statement_anomaly(const TensorImpl& out, const LeafHandles& leaves, const char* op,
-                                    const SourceLocation& location) {
-  if (!is_anomaly_enabled()) return;
+[[gnu::noinline, gnu::cold]] inline void scan_statement(const TensorImpl& out, const LeafHandles& leaves, const char* op,
+                                                        const SourceLocation& location) {
   std::vector<const TensorImpl*> in;
   for (auto* h : leaves) in.push_back(h->get());
   check_forward_anomaly(out, in, op, location);
+}
+inline void check_statement_anomaly(const TensorImpl& out, const LeafHandles& leaves, const char* op,
+                                    const SourceLocation& location) {
+  if (is_anomaly_enabled()) [[unlikely]] scan_statement(out, leaves, op, location);  // off: one thread-local read
 }
 
 inline bool any_needs_grad(const LeafHandles& leaves) {
