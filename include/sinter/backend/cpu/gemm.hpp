@@ -71,6 +71,67 @@ SINTER_ALWAYS_INLINE void micro_kernel(std::int64_t kc, const T* ap, const T* bp
     for (int j = 0; j < nr; ++j) c[r * ldc + j] = (accumulate ? c[r * ldc + j] : T(0)) + tile[r * B::NR + j];
 }
 
+/// A block of rm x rn elements of C (+)= A . B^T where row i of A and row j of Bt are contiguous along k: each element
+/// is a SIMD dot product, so nothing is packed. rm x rn accumulators plus rm rows of A fit the register file.
+template <class T, int RM, int RN>
+SINTER_ALWAYS_INLINE void dot_block(std::int64_t K, const T* a, std::int64_t lda, const T* bt, std::int64_t ldb, T* c,
+                                    std::int64_t ldc, bool accumulate) {
+  using V = vec<T>;
+  constexpr std::int64_t W = V::size;
+  V acc[RM][RN];
+  for (int i = 0; i < RM; ++i)
+    for (int j = 0; j < RN; ++j) acc[i][j] = V(T(0));
+  std::int64_t k = 0;
+  for (; k + W <= K; k += W) {
+    V av[RM];
+    for (int i = 0; i < RM; ++i) av[i] = V::load_unaligned(a + i * lda + k);
+    for (int j = 0; j < RN; ++j) {
+      const V bv = V::load_unaligned(bt + j * ldb + k);
+      for (int i = 0; i < RM; ++i) acc[i][j] = xsimd::fma(av[i], bv, acc[i][j]);
+    }
+  }
+  for (int i = 0; i < RM; ++i)
+    for (int j = 0; j < RN; ++j) {
+      T sum = xsimd::hadd(acc[i][j]);
+      for (std::int64_t kk = k; kk < K; ++kk) sum += a[i * lda + kk] * bt[j * ldb + kk];
+      T& out = c[i * ldc + j];
+      out = accumulate ? out + sum : sum;
+    }
+}
+
+/// C (+)= A . B^T with A (M x K, row stride lda) and Bt (N x K, row stride ldb) both contiguous along k: the form of
+/// Linear's forward, x . W^T. Packing such a B means transposing it, which costs as much as the arithmetic when M is
+/// small; dot products read both operands as they are. Threads take disjoint column ranges of C.
+template <class T>
+void gemm_dot(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda, const T* Bt,
+              std::int64_t ldb, T* C, std::int64_t ldc, bool accumulate, int nthreads) {
+#if defined(__AVX512F__)
+  constexpr int RM = 4, RN = 4;  // 16 accumulators + 4 rows of A + 1 of B: 21 of 32 registers
+#else
+  constexpr int RM = 3, RN = 4;  // 12 + 3 + 1: the 16 registers of AVX2 and NEON
+#endif
+  const std::int64_t nblocks = (N + RN - 1) / RN;
+  parallel(nthreads, [&](int tid, int nth) {
+    const std::int64_t j0 = nblocks * tid / nth * RN, j1 = std::min(N, nblocks * (tid + 1) / nth * RN);
+    for (std::int64_t i = 0; i < M; i += RM) {
+      const std::int64_t rm = std::min<std::int64_t>(RM, M - i);
+      for (std::int64_t j = j0; j < j1; j += RN) {
+        const std::int64_t rn = std::min<std::int64_t>(RN, j1 - j);
+        const T* a = A + i * lda;
+        const T* b = Bt + j * ldb;
+        T* c = C + i * ldc + j;
+        if (rm == RM && rn == RN) {
+          dot_block<T, RM, RN>(K, a, lda, b, ldb, c, ldc, accumulate);
+        } else {  // edges: one row of C at a time, up to RN columns
+          for (std::int64_t r = 0; r < rm; ++r)
+            for (std::int64_t q = 0; q < rn; ++q)
+              dot_block<T, 1, 1>(K, a + r * lda, lda, b + q * ldb, ldb, c + r * ldc + q, ldc, accumulate);
+        }
+      }
+    }
+  });
+}
+
 #if defined(SINTER_USE_CBLAS)
 /// How CBLAS can read an operand with element (r, c) at p[r * rs + c * cs]: row-major as stored (NoTrans) or as the
 /// transpose of a row-major matrix (Trans), with its leading dimension; ok is false when neither stride is 1.
@@ -123,8 +184,12 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
     return;
   }
 #endif
-  thread_local std::vector<T, xsimd::aligned_allocator<T, 64>> bpack, apack_shared;
   const int nthreads = threads_for(2 * M * N * K, 1 << 18);
+  // A . B^T with few rows of A or a long k: dot products beat packing (a transpose of B) for Linear's forward
+  // (bench/compare/gemm_vs_openblas: 64x256x784 at 1.2x/1.4x OpenBLAS with 1/2 threads, 0.7x/0.5x packed).
+  if (csa == 1 && rsb == 1 && K >= 32 && M <= 256 && (M <= 64 || K >= 512))
+    return gemm_dot<T>(M, N, K, A, rsa, Bm, csb, C, ldc, accumulate, nthreads);
+  thread_local std::vector<T, xsimd::aligned_allocator<T, 64>> bpack, apack_shared;
   for (std::int64_t jc = 0; jc < N; jc += Bk::NC) {
     const std::int64_t nc = std::min(Bk::NC, N - jc);
     const std::int64_t npanels = (nc + NR - 1) / NR;
@@ -153,14 +218,18 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
               for (; j < nr; ++j) dst[k * NR + j] = src[j];
               for (; j < NR; ++j) dst[k * NR + j] = T(0);
             }
-          } else {  // B is transposed in memory: walk each column of the panel contiguously along k
-            for (std::int64_t j = 0; j < NR; ++j) {
-              if (j >= nr) {
-                for (std::int64_t k = 0; k < kc; ++k) dst[k * NR + j] = T(0);
-                continue;
+          } else {  // B is transposed in memory: walk each column of the panel along k, 16 rows of the panel at a
+                    // time, so the rows being filled stay in L1 (x . W^T, Linear's forward, packs this way)
+            for (std::int64_t k0 = 0; k0 < kc; k0 += 16) {
+              const std::int64_t k1 = std::min<std::int64_t>(kc, k0 + 16);
+              for (std::int64_t j = 0; j < NR; ++j) {
+                if (j >= nr) {
+                  for (std::int64_t k = k0; k < k1; ++k) dst[k * NR + j] = T(0);
+                  continue;
+                }
+                const T* src = Bm + pc * rsb + (j0 + j) * csb;
+                for (std::int64_t k = k0; k < k1; ++k) dst[k * NR + j] = src[k * rsb];
               }
-              const T* src = Bm + pc * rsb + (j0 + j) * csb;
-              for (std::int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k * rsb];
             }
           }
         }
