@@ -99,6 +99,16 @@ SINTER_ALWAYS_INLINE void dot_block(std::int64_t K, const T* a, std::int64_t lda
     }
 }
 
+/// dot_block for rm <= RM rows: the edge rows of C keep several accumulators too.
+template <class T, int RM, int RN>
+SINTER_ALWAYS_INLINE void dot_rows(int rm, std::int64_t K, const T* a, std::int64_t lda, const T* bt,
+                                   std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
+  if constexpr (RM > 1) {
+    if (rm < RM) return dot_rows<T, RM - 1, RN>(rm, K, a, lda, bt, ldb, c, ldc, accumulate);
+  }
+  dot_block<T, RM, RN>(K, a, lda, bt, ldb, c, ldc, accumulate);
+}
+
 /// C (+)= A . B^T with A (M x K, row stride lda) and Bt (N x K, row stride ldb) both contiguous along k: the form of
 /// Linear's forward, x . W^T. Packing such a B means transposing it, which costs as much as the arithmetic when M is
 /// small; dot products read both operands as they are. Threads take disjoint column ranges of C.
@@ -120,12 +130,11 @@ void gemm_dot(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::i
         const T* a = A + i * lda;
         const T* b = Bt + j * ldb;
         T* c = C + i * ldc + j;
-        if (rm == RM && rn == RN) {
-          dot_block<T, RM, RN>(K, a, lda, b, ldb, c, ldc, accumulate);
-        } else {  // edges: one row of C at a time, up to RN columns
-          for (std::int64_t r = 0; r < rm; ++r)
-            for (std::int64_t q = 0; q < rn; ++q)
-              dot_block<T, 1, 1>(K, a + r * lda, lda, b + q * ldb, ldb, c + r * ldc + q, ldc, accumulate);
+        if (rn == RN) {
+          dot_rows<T, RM, RN>(static_cast<int>(rm), K, a, lda, b, ldb, c, ldc, accumulate);
+        } else {  // the last columns, one at a time, still RM rows at once (conv2d's dW has 6 or 16 rows)
+          for (std::int64_t q = 0; q < rn; ++q)
+            dot_rows<T, RM, 1>(static_cast<int>(rm), K, a, lda, b + q * ldb, ldb, c + q, ldc, accumulate);
         }
       }
     }
