@@ -550,3 +550,82 @@ TEMPLATE_TEST_CASE("batch_norm and dropout agree with the CPU, running statistic
   const Tn dd = F::dropout(x0.to(st::kCUDA), 0.3);
   check_same(dc, dd);
 }
+
+TEMPLATE_TEST_CASE("cat, stack, index_select, gather and Embedding agree with the CPU, forward and backward",
+                   "[backend][thrust][index]", float, double) {
+  using T = TestType;
+  using Tn = st::TensorOf<T>;
+  using Catch::Matchers::Contains;
+  st::manual_seed(21);
+  const Tn a0 = st::randn<T>({3, 4}), b0 = st::randn<T>({2, 4});
+  Tn ac = a0.clone().requires_grad_(), bc = b0.clone().requires_grad_();
+  Tn ad = a0.to(st::kCUDA).requires_grad_(), bd = b0.to(st::kCUDA).requires_grad_();
+  Tn cc, cd;
+  const auto kc = counts([&] { cc = st::cat({ac, bc}, 0); });
+  const auto kd = counts([&] { cd = st::cat({ad, bd}, 0); });
+  CHECK(kc.first == kd.first);
+  check_same(cc, cd);
+  const Tn gc = st::randn<T>(cc.shape());
+  cc.backward(gc);
+  cd.backward(gc.to(st::kCUDA));
+  check_same(ac.grad(), ad.grad());
+  check_same(bc.grad(), bd.grad());
+  const Tn a2 = a0 * T(2);
+  check_same(st::stack({a0, a2}, 1), st::stack({a0.to(st::kCUDA), a2.to(st::kCUDA)}, 1));
+
+  // index_select along every dim, with a repeated and a negative index (the backward adds where indices repeat).
+  const Tn x0 = st::randn<T>({4, 5, 3});
+  const auto idx = st::from_vector<std::int64_t>({2, 0, -1, 2}, st::Shape{4});
+  const auto idx_d = idx.to(st::kCUDA);
+  for (int dim = 0; dim < 3; ++dim) {
+    INFO("dim " << dim);
+    Tn xc = x0.clone().requires_grad_(), xd = x0.to(st::kCUDA).requires_grad_();
+    Tn yc, yd;
+    const auto ic = counts([&] { yc = st::index_select(xc, dim, idx); });
+    const auto id = counts([&] { yd = st::index_select(xd, dim, idx_d); });
+    CHECK(id.first == 1);
+    CHECK(ic.first == id.first);
+    check_same(yc, yd);
+    const Tn g = st::randn<T>(yc.shape());
+    const auto bc_ = counts([&] { yc.backward(g); });
+    const Tn gd = g.to(st::kCUDA);
+    const auto bd_ = counts([&] { yd.backward(gd); });
+    CHECK(bc_.first == bd_.first);
+    check_same(xc.grad(), xd.grad());
+  }
+  CHECK_THROWS_WITH(st::index_select(x0.to(st::kCUDA), 1, st::from_vector<std::int64_t>({1, 7}).to(st::kCUDA)),
+                    Contains("index_select: index 7 is out of bounds for dimension 1 with size 5"));
+  CHECK_THROWS_WITH(st::index_select(x0.to(st::kCUDA), 1, idx), Contains("the index is on cpu"));
+
+  // gather along the middle dim, indices in [-5, 5).
+  const auto gi = st::randint(-5, 5, {4, 3, 2});
+  const auto gi_d = gi.to(st::kCUDA);
+  Tn xc = x0.clone().requires_grad_(), xd = x0.to(st::kCUDA).requires_grad_();
+  Tn yc, yd;
+  const auto gk = counts([&] { yc = st::gather(xc, 1, gi); });
+  const auto gkd = counts([&] { yd = st::gather(xd, 1, gi_d); });
+  CHECK(gk.first == gkd.first);
+  check_same(yc, yd);
+  const Tn g = st::randn<T>(yc.shape());
+  yc.backward(g);
+  yd.backward(g.to(st::kCUDA));
+  check_same(xc.grad(), xd.grad());
+  CHECK_THROWS_WITH(st::gather(x0.to(st::kCUDA), 1, st::full<std::int64_t>({4, 1, 1}, 5).to(st::kCUDA)),
+                    Contains("gather: index 5 is out of bounds for dimension 1 with size 5"));
+
+  // Embedding is index_select on its table.
+  if constexpr (std::is_same_v<T, float>) {
+    st::manual_seed(22);
+    st::nn::Embedding ec(10, 4);
+    st::manual_seed(22);
+    st::nn::Embedding ed(10, 4);
+    ed.to(st::kCUDA);
+    const auto tokens = st::from_vector<std::int64_t>({1, 3, 3, 9}, st::Shape{2, 2});
+    const st::Tensor ec_out = ec.forward(tokens), ed_out = ed.forward(tokens.to(st::kCUDA));
+    check_same(ec_out, ed_out);
+    const st::Tensor ge = st::randn(ec_out.shape());
+    ec_out.backward(ge);
+    ed_out.backward(ge.to(st::kCUDA));
+    check_same(ec.weight.grad(), ed.weight.grad());
+  }
+}

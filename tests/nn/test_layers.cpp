@@ -188,3 +188,32 @@ TEST_CASE("linear is x W^T + b for any leading dims and passes gradcheck", "[nn]
   CHECK(st::counters().kernels == 1);  // the bias is the GEMM's starting value
   CHECK_THROWS_WITH(F::linear(xf, wf, st::randn({5})), Catch::StartsWith("sinter: linear: bias must have shape [4]"));
 }
+
+TEST_CASE("Philox4x32-10 reproduces Random123's known-answer vectors", "[nn][dropout][random]") {
+  // The three vectors of Random123's kat_vectors for philox4x32 with 10 rounds (zeros, all ones, digits of pi).
+  const auto a = st::philox4x32_10(0, 0, 0, 0, 0, 0);
+  CHECK(std::vector<std::uint32_t>(a.v, a.v + 4) ==
+        std::vector<std::uint32_t>{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u});
+  const auto b = st::philox4x32_10(0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu);
+  CHECK(std::vector<std::uint32_t>(b.v, b.v + 4) ==
+        std::vector<std::uint32_t>{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu});
+  const auto c = st::philox4x32_10(0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u, 0xa4093822u, 0x299f31d0u);
+  CHECK(std::vector<std::uint32_t>(c.v, c.v + 4) ==
+        std::vector<std::uint32_t>{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u});
+}
+
+TEST_CASE("dropout masks do not depend on the thread count and differ between calls", "[nn][dropout]") {
+  const st::Tensor x = st::ones({100003});  // not a multiple of 4: the last Philox block is partial
+  st::set_num_threads(1);
+  st::manual_seed(9);
+  const auto one = F::dropout(x, 0.5, true).to_vector();
+  const auto again = F::dropout(x, 0.5, true).to_vector();
+  st::set_num_threads(2);
+  st::manual_seed(9);
+  const auto two = F::dropout(x, 0.5, true).to_vector();
+  CHECK(one == two);
+  CHECK(one != again);  // each call draws a new key
+  std::int64_t kept = 0;
+  for (float v : one) kept += v != 0.0f;
+  CHECK(std::abs(double(kept) / 100003 - 0.5) < 0.01);
+}

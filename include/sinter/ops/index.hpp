@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Joining and indexing: cat, stack, index_select, gather. Barriers (an expression operand is materialised first).
-// Indices are int64 tensors, as in PyTorch; every index is range-checked before anything is written.
+// Indices are int64 tensors, as in PyTorch; every index is range-checked: on the CPU before anything is written, on a
+// device by the kernel that reads it (the indices never leave the device).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/core/atomic.hpp>
 #include <sinter/ops/statement.hpp>
 
 namespace sinter {
@@ -144,6 +146,120 @@ class GatherBackward final : public Node {
   std::vector<std::int64_t> off_;  // offsets into the contiguous input gradient
 };
 
+// ---- the device paths: one functor per element, the same code for any device (run by launch_for_each) ------------
+
+/// index_select on a device: out[o, j, i] = x[o, idx[j], i]. The indices stay on the device: each is checked where
+/// it is read, and one outside [-n, n) leaves its position + 1 in *bad for the host to report.
+template <class T>
+struct IndexSelectKernel {
+  T* out;
+  const T* x;
+  const std::int64_t* idx;
+  std::int64_t m, n, inner;
+  std::int64_t* bad;
+  SINTER_HD void operator()(std::int64_t e) const {
+    const std::int64_t i = e % inner, j = (e / inner) % m, o = e / (inner * m);
+    std::int64_t k = idx[j];
+    if (k < -n || k >= n) {
+      *bad = j + 1;
+      return;
+    }
+    if (k < 0) k += n;
+    out[e] = x[(o * n + k) * inner + i];
+  }
+};
+
+/// The backward of both device ops: dx[at(e)] += g[e], atomically, since indices may repeat.
+template <class T>
+struct IndexAddKernel {
+  T* dx;
+  const T* g;
+  const std::int64_t* idx;
+  std::int64_t m, n, inner;
+  bool rows;  // index_select (rows of the layout) or gather (idx holds offsets already)
+  SINTER_HD void operator()(std::int64_t e) const {
+    if (!rows) return sinter::detail::atomic_add(dx + idx[e], g[e]);
+    const std::int64_t i = e % inner, j = (e / inner) % m, o = e / (inner * m);
+    std::int64_t k = idx[j];
+    if (k < 0) k += n;
+    sinter::detail::atomic_add(dx + (o * n + k) * inner + i, g[e]);
+  }
+};
+
+/// gather on a device: out[e] = x[offset], with the index's coordinates except along dim, where index[e] is used.
+/// Writes each element's offset into x to `off` for the backward; a bad index leaves e + 1 in *bad.
+template <class T>
+struct GatherKernel {
+  T* out;
+  const T* x;
+  const std::int64_t* idx;
+  std::int64_t* off;
+  std::int64_t size[kMaxRank], stride[kMaxRank];
+  int rank, dim;
+  std::int64_t n;
+  std::int64_t* bad;
+  SINTER_HD void operator()(std::int64_t e) const {
+    std::int64_t k = idx[e];
+    if (k < -n || k >= n) {
+      *bad = e + 1;
+      return;
+    }
+    if (k < 0) k += n;
+    std::int64_t rest = e, at = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      const std::int64_t c = rest % size[d];
+      rest /= size[d];
+      at += (d == dim ? k : c) * stride[d];
+    }
+    off[e] = at;
+    out[e] = x[at];
+  }
+};
+
+/// Backward of a device index_select or gather: zero the gradient (when it is fresh) and scatter-add into it, one
+/// counted kernel as on the CPU.
+template <class T>
+class DeviceIndexBackward final : public Node {
+ public:
+  DeviceIndexBackward(const char* name, std::shared_ptr<TensorImpl> idx, RowLayout big, std::int64_t m, bool rows)
+      : name_(name), idx_(std::move(idx)), big_(big), m_(m), rows_(rows) {}
+  const char* name() const noexcept override { return name_; }
+  void apply(const TensorImpl& g, std::vector<GradTarget>& targets) override {
+    auto& t = targets[0];
+    if (!t.buffer) return;
+    T* dx = static_cast<T*>(t.buffer->data());
+    if (!t.accumulate) cuda_raw_ops().zero(dx, static_cast<std::size_t>(t.buffer->numel()) * sizeof(T));
+    launch_for_each(g.device(), g.numel(),
+                    IndexAddKernel<T>{dx, static_cast<const T*>(g.data()),
+                                      static_cast<const std::int64_t*>(idx_->data()), m_, big_.n, big_.inner, rows_},
+                    name_);
+  }
+  void release_saved() override { idx_.reset(); }
+
+ private:
+  const char* name_;
+  std::shared_ptr<TensorImpl> idx_;
+  RowLayout big_;
+  std::int64_t m_;
+  bool rows_;
+};
+
+/// The status word a device kernel leaves: 0, or the position + 1 of the first bad index it met.
+inline std::int64_t read_status(const TensorImpl& word) {
+  std::int64_t v = 0;
+  cuda_raw_ops().read(&v, word.data(), sizeof v);
+  return v;
+}
+inline std::shared_ptr<TensorImpl> status_word(Device dev) {
+  auto w = TensorImpl::empty({1}, DType::Int64, dev);
+  cuda_raw_ops().zero(w->data(), sizeof(std::int64_t));
+  return w;
+}
+inline void require_same_device(const TensorImpl& x, const TensorImpl& index, const char* op) {
+  SINTER_CHECK(x.device() == index.device(), op, ": the input is on ", x.device(), " but the index is on ",
+               index.device(), "; move the index with .to(", x.device(), ")");
+}
+
 }  // namespace detail
 
 /// Concatenates tensors along an existing dim (torch::cat). All must have the same rank and the same sizes except
@@ -160,7 +276,6 @@ TensorOf<T> cat(const std::vector<TensorOf<T>>& xs, std::int64_t dim = 0) {
   std::vector<std::int64_t> starts;
   for (std::size_t k = 0; k < xs.size(); ++k) {
     const auto& x = xs[k];
-    detail::require_cpu(x.device(), "cat");
     SINTER_CHECK(x.device() == first.device(), "cat: tensor 0 is on ", first.device(), " but tensor ", k, " is on ",
                  x.device(), "; move them to one device with .to(device)");
     SINTER_CHECK(x.dim() == first.dim(), "cat: tensors must have the same number of dimensions: tensor 0 has shape ",
@@ -220,10 +335,35 @@ auto index_select(const X& x_in, std::int64_t dim, const TensorOf<std::int64_t>&
   const auto xe = eval(x_in);
   using T = typename std::remove_cvref_t<decltype(xe)>::value_type;
   detail::require_defined(index.impl().get(), "index_select");
-  detail::require_cpu(xe.device(), "index_select");
   SINTER_CHECK(index.dim() <= 1, "index_select: index must be 0-d or 1-d, but has shape ", index.shape());
   const int d = normalize_dim(dim, xe.dim(), "index_select");
   const std::int64_t size = xe.dim() == 0 ? 1 : xe.size(d);
+  if (!xe.device().is_cpu()) {  // indices stay on the device; the kernel checks them
+    detail::require_same_device(*xe.impl(), *index.impl(), "index_select");
+    const TensorOf<T> x = xe.contiguous();
+    const TensorOf<std::int64_t> ix = index.contiguous();
+    Shape out_shape = x.shape();
+    const std::int64_t m = index.numel();
+    if (x.dim() > 0) out_shape[d] = m;
+    const detail::RowLayout big = detail::row_layout(x.shape(), d);
+    auto out = TensorImpl::empty(out_shape, dtype_of<T>(), x.device());
+    auto bad = detail::status_word(x.device());
+    detail::launch_for_each(x.device(), out->numel(),
+                            detail::IndexSelectKernel<T>{static_cast<T*>(out->data()), x.data(), ix.data(), m, big.n,
+                                                         big.inner, static_cast<std::int64_t*>(bad->data())},
+                            "index_select");
+    if (const std::int64_t j = detail::read_status(*bad)) {
+      std::int64_t k = 0;
+      detail::cuda_raw_ops().read(&k, ix.data() + (j - 1), sizeof k);
+      detail::fail("index_select: index ", k, " is out of bounds for dimension ", d, " with size ", size);
+    }
+    if (is_grad_enabled() && x.requires_grad()) {
+      auto node = std::make_shared<detail::DeviceIndexBackward<T>>("IndexSelectBackward", ix.impl(), big, m, true);
+      node->inputs.push_back(x.impl());
+      out->grad_fn = std::move(node);
+    }
+    return TensorOf<T>(std::move(out));
+  }
   auto idx = detail::checked_indices(index, size, "index_select", d);
   const TensorOf<T> x = xe.contiguous();
   Shape out_shape = x.shape();
@@ -247,7 +387,6 @@ auto gather(const X& x_in, std::int64_t dim, const TensorOf<std::int64_t>& index
   const auto xe = eval(x_in);
   using T = typename std::remove_cvref_t<decltype(xe)>::value_type;
   detail::require_defined(index.impl().get(), "gather");
-  detail::require_cpu(xe.device(), "gather");
   const int d = normalize_dim(dim, xe.dim(), "gather");
   SINTER_CHECK(index.dim() == xe.dim(), "gather: index tensor must have the same number of dimensions as input "
                                         "tensor; input has shape ", xe.shape(), ", index has shape ", index.shape());
@@ -256,6 +395,29 @@ auto gather(const X& x_in, std::int64_t dim, const TensorOf<std::int64_t>& index
                  ") does not fit the input (", xe.shape(), ") in dimension ", i, "; it must be no larger outside dim ",
                  d);
   const std::int64_t size = xe.dim() == 0 ? 1 : xe.size(d);
+  if (!xe.device().is_cpu()) {  // indices stay on the device; the kernel checks them and keeps the offsets
+    detail::require_same_device(*xe.impl(), *index.impl(), "gather");
+    const TensorOf<T> x = xe.contiguous();
+    const TensorOf<std::int64_t> ix = index.contiguous();
+    auto out = TensorImpl::empty(index.shape(), dtype_of<T>(), x.device());
+    auto off = TensorImpl::empty(index.shape(), DType::Int64, x.device());
+    auto bad = detail::status_word(x.device());
+    detail::GatherKernel<T> f{static_cast<T*>(out->data()), x.data(), ix.data(), static_cast<std::int64_t*>(off->data()),
+                              {}, {}, index.dim(), d, size, static_cast<std::int64_t*>(bad->data())};
+    for (int i = 0; i < index.dim(); ++i) f.size[i] = index.size(i), f.stride[i] = x.strides()[i];
+    detail::launch_for_each(x.device(), out->numel(), f, "gather");
+    if (const std::int64_t e = detail::read_status(*bad)) {
+      std::int64_t k = 0;
+      detail::cuda_raw_ops().read(&k, ix.data() + (e - 1), sizeof k);
+      detail::fail("gather: index ", k, " is out of bounds for dimension ", d, " with size ", size);
+    }
+    if (is_grad_enabled() && x.requires_grad()) {
+      auto node = std::make_shared<detail::DeviceIndexBackward<T>>("GatherBackward", off, detail::RowLayout{}, 0, false);
+      node->inputs.push_back(x.impl());
+      out->grad_fn = std::move(node);
+    }
+    return TensorOf<T>(std::move(out));
+  }
   const auto idx = detail::checked_indices(index, size, "gather", d);
   const TensorOf<T> x = xe.contiguous();
   auto out = TensorImpl::empty(index.shape(), dtype_of<T>(), x.device());
