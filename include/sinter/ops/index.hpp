@@ -244,11 +244,15 @@ class DeviceIndexBackward final : public Node {
   bool rows_;
 };
 
-/// The status word a device kernel leaves: 0, or the position + 1 of the first bad index it met.
-inline std::int64_t read_status(const TensorImpl& word) {
-  std::int64_t v = 0;
-  cuda_raw_ops().read(&v, word.data(), sizeof v);
-  return v;
+/// Reads the status word a device kernel left (0, or the position + 1 of a bad index) and names the bad index as the
+/// CPU path does.
+inline void check_device_indices(const TensorImpl& word, const std::int64_t* idx, const char* op, int dim,
+                                 std::int64_t size) {
+  std::int64_t at = 0, k = 0;
+  cuda_raw_ops().read(&at, word.data(), sizeof at);
+  if (at == 0) return;
+  cuda_raw_ops().read(&k, idx + (at - 1), sizeof k);
+  fail(op, ": index ", k, " is out of bounds for dimension ", dim, " with size ", size);
 }
 inline std::shared_ptr<TensorImpl> status_word(Device dev) {
   auto w = TensorImpl::empty({1}, DType::Int64, dev);
@@ -352,11 +356,7 @@ auto index_select(const X& x_in, std::int64_t dim, const TensorOf<std::int64_t>&
                             detail::IndexSelectKernel<T>{static_cast<T*>(out->data()), x.data(), ix.data(), m, big.n,
                                                          big.inner, static_cast<std::int64_t*>(bad->data())},
                             "index_select");
-    if (const std::int64_t j = detail::read_status(*bad)) {
-      std::int64_t k = 0;
-      detail::cuda_raw_ops().read(&k, ix.data() + (j - 1), sizeof k);
-      detail::fail("index_select: index ", k, " is out of bounds for dimension ", d, " with size ", size);
-    }
+    detail::check_device_indices(*bad, ix.data(), "index_select", d, size);
     if (is_grad_enabled() && x.requires_grad()) {
       auto node = std::make_shared<detail::DeviceIndexBackward<T>>("IndexSelectBackward", ix.impl(), big, m, true);
       node->inputs.push_back(x.impl());
@@ -406,11 +406,7 @@ auto gather(const X& x_in, std::int64_t dim, const TensorOf<std::int64_t>& index
                               {}, {}, index.dim(), d, size, static_cast<std::int64_t*>(bad->data())};
     for (int i = 0; i < index.dim(); ++i) f.size[i] = index.size(i), f.stride[i] = x.strides()[i];
     detail::launch_for_each(x.device(), out->numel(), f, "gather");
-    if (const std::int64_t e = detail::read_status(*bad)) {
-      std::int64_t k = 0;
-      detail::cuda_raw_ops().read(&k, ix.data() + (e - 1), sizeof k);
-      detail::fail("gather: index ", k, " is out of bounds for dimension ", d, " with size ", size);
-    }
+    detail::check_device_indices(*bad, ix.data(), "gather", d, size);
     if (is_grad_enabled() && x.requires_grad()) {
       auto node = std::make_shared<detail::DeviceIndexBackward<T>>("GatherBackward", off, detail::RowLayout{}, 0, false);
       node->inputs.push_back(x.impl());
