@@ -30,10 +30,10 @@ struct DeviceForward {
   inline static Fn fn = nullptr;
 };
 
-/// out = fold of plan over the dims where the out geometry has zero strides.
+/// out = scale * fold of plan over the dims where the out geometry has zero strides.
 template <expr::ReduceKind K, class T, class Plan>
 struct DeviceReduce {
-  using Fn = void (*)(Device, const IterationSpace&, const Plan&, const OperandGeometry&, T*, std::int64_t);
+  using Fn = void (*)(Device, const IterationSpace&, const Plan&, const OperandGeometry&, T*, std::int64_t, T);
   inline static Fn fn = nullptr;
 };
 

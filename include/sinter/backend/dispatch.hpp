@@ -47,15 +47,15 @@ void launch_forward(Device dev, const IterationSpace& space, const Plan& plan, c
 
 template <expr::ReduceKind K, class T, class Plan>
 void launch_reduce(Device dev, const IterationSpace& space, const Plan& plan, const OperandGeometry& geo, T* out,
-                   std::int64_t size) {
-  if (dev.is_cpu()) return SINTER_HOST_ONLY(cpu::reduce<K, T>(space, plan, geo, out, size));
+                   std::int64_t size, T scale = T(1)) {
+  if (dev.is_cpu()) return SINTER_HOST_ONLY(cpu::reduce<K, T>(space, plan, geo, out, size, scale));
 #if SINTER_DEVICE_KERNELS
   (void)thrust_backend::RegisterReduce<K, T, Plan>::done;
-  thrust_backend::reduce<K, T>(dev, space, plan, geo, out, size);
+  thrust_backend::reduce<K, T>(dev, space, plan, geo, out, size, scale);
 #else
   const auto fn = DeviceReduce<K, T, Plan>::fn;
   require_device_kernel(fn != nullptr, dev, "reduction");
-  fn(dev, space, plan, geo, out, size);
+  fn(dev, space, plan, geo, out, size, scale);
 #endif
 }
 

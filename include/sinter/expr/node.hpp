@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -41,20 +43,45 @@ class PlanBuilder {
   std::vector<int> slot_of_leaf_;
 };
 
+/// A leaf's share of its tensor. Copying or dropping it is a call rather than inline reference counting: a tree is
+/// copied into its tape node and destroyed in several places, and inlined atomics at each leaf grew every
+/// statement's code (compile time), while a call per leaf per statement costs nothing measurable.
+class TensorShare {
+ public:
+  explicit TensorShare(std::shared_ptr<TensorImpl> p) : p_(std::move(p)) {
+    detail::require_defined(p_.get(), "expression");
+  }
+  [[gnu::noinline]] TensorShare(const TensorShare& o) noexcept : p_(o.p_) {}
+  TensorShare(TensorShare&& o) noexcept = default;
+  TensorShare& operator=(const TensorShare&) = delete;
+  TensorShare& operator=(TensorShare&&) = delete;
+  [[gnu::noinline]] ~TensorShare() {}
+  const std::shared_ptr<TensorImpl>& handle() const noexcept { return p_; }
+
+ private:
+  std::shared_ptr<TensorImpl> p_;
+};
+
 /// A tensor inside an expression.
 template <class T>
 class Leaf : public expression_tag {
  public:
   using value_type = T;
-  explicit Leaf(TensorOf<T> t) : t_(std::move(t)) { detail::require_defined(t_.impl().get(), "expression"); }
-  const Shape& shape() const { return t_.shape(); }
-  void collect(std::vector<const std::shared_ptr<TensorImpl>*>& out) const { out.push_back(&t_.impl()); }
-  LeafPlan<T> plan(PlanBuilder& b) const { return b.leaf<T>(*t_.impl()); }
-  const TensorOf<T>& tensor() const { return t_; }
+  explicit Leaf(const TensorOf<T>& t) : t_(t.impl()) {}
+  const Shape& shape() const { return t_.handle()->shape; }
+  void collect(std::vector<const std::shared_ptr<TensorImpl>*>& out) const { out.push_back(&t_.handle()); }
+  LeafPlan<T> plan(PlanBuilder& b) const { return b.leaf<T>(*t_.handle()); }
 
  private:
-  TensorOf<T> t_;
+  TensorShare t_;
 };
+
+/// The broadcast shape of an op's operands (out of line: one copy for every Map type).
+[[gnu::noinline]] inline Shape broadcast_operands(const char* op, std::initializer_list<const Shape*> shapes) {
+  Shape out;
+  for (const Shape* s : shapes) out = broadcast_shapes(out, *s, op);
+  return out;
+}
 
 /// A number inside an expression; takes the element type of the tensors around it.
 template <class T>
@@ -80,9 +107,9 @@ class Map : public expression_tag {
 
  public:
   using value_type = typename std::tuple_element_t<0, std::tuple<Args...>>::value_type;
-  explicit Map(Op op, Args... args) : op_(op), args_(std::move(args)...) {
-    std::apply([&](const auto&... a) { ((shape_ = broadcast_shapes(shape_, a.shape(), Op::name)), ...); }, args_);
-  }
+  explicit Map(Op op, Args... args)
+      : op_(op), args_(std::move(args)...),
+        shape_(std::apply([](const auto&... a) { return broadcast_operands(Op::name, {&a.shape()...}); }, args_)) {}
   const Shape& shape() const { return shape_; }
   void collect(std::vector<const std::shared_ptr<TensorImpl>*>& out) const {
     std::apply([&](const auto&... a) { (a.collect(out), ...); }, args_);

@@ -41,17 +41,15 @@ inline ReducedDims reduced_dims(const Shape& in, const std::vector<std::int64_t>
   return r;
 }
 
-/// Folds expression e into a fresh tensor of shape `kept`. One kernel.
+/// Folds expression e into a fresh tensor of shape `kept`, times scale. One kernel.
 template <expr::ReduceKind K, class T, class E>
-std::shared_ptr<TensorImpl> fold(const E& e, const LeafHandles& leaves, const Shape& kept, Device dev) {
+std::shared_ptr<TensorImpl> fold(const E& e, const LeafHandles& leaves, const Shape& kept, Device dev,
+                                 T scale = T(1)) {
   auto out = TensorImpl::empty(kept, dtype_of<T>(), dev);
-  const Shape& shape = e.shape();
-  auto st = leaf_strides(leaves, shape);
-  st.push_back(broadcast_strides(kept, contiguous_strides(kept), shape));
-  const expr::IterationSpace space(shape, st);
+  const expr::IterationSpace space = statement_space(leaves, e.shape(), {{&kept, contiguous_strides(kept)}});
   expr::PlanBuilder b(space);
   const auto plan = e.plan(b);
-  launch_reduce<K, T>(dev, space, plan, b.extra(0), static_cast<T*>(out->data()), out->numel());
+  launch_reduce<K, T>(dev, space, plan, b.extra(0), static_cast<T*>(out->data()), out->numel(), scale);
   return out;
 }
 
@@ -89,10 +87,8 @@ void record_reduction(const std::shared_ptr<TensorImpl>& out, const char* name, 
                       const Shape& kept, std::vector<std::shared_ptr<TensorImpl>> saved, MakeSeed make_seed,
                       const SourceLocation& location) {
   if (!any_needs_grad(leaves)) return;
-  auto node = std::make_shared<ReduceBackward<T, E, MakeSeed>>(name, e, kept, std::move(saved), make_seed);
-  node->inputs = unique_inputs(leaves);
-  node->location = location;
-  out->grad_fn = std::move(node);
+  attach_node(*out, std::make_shared<ReduceBackward<T, E, MakeSeed>>(name, e, kept, std::move(saved), make_seed),
+              leaves, location);
 }
 
 /// The result with keepdim's shape, or without the reduced dims. The result is contiguous, so dropping size-1 dims
@@ -117,13 +113,7 @@ TensorOf<T> sum_impl(const E& e, const std::vector<std::int64_t>& dims, bool kee
   const auto leaves = leaves_of(e);
   const Device dev = statement_device(leaves, op);
   const auto r = reduced_dims(e.shape(), dims, op);
-  std::shared_ptr<TensorImpl> out;
-  if (scale == T(1)) {
-    out = fold<expr::ReduceKind::Sum, T>(e, leaves, r.kept, dev);
-  } else {
-    const auto scaled = expr::make_map(expr::ops::Mul{}, e, scale);
-    out = fold<expr::ReduceKind::Sum, T>(scaled, leaves, r.kept, dev);
-  }
+  auto out = fold<expr::ReduceKind::Sum, T>(e, leaves, r.kept, dev, scale);
   check_statement_anomaly(*out, leaves, op, location);
   record_reduction<T>(out, node, e, leaves, r.kept, {}, grad_seed<T>(scale), location);
   return finish<T>(std::move(out), r, keepdim);

@@ -64,23 +64,63 @@ inline std::vector<std::shared_ptr<TensorImpl>> unique_inputs(const LeafHandles&
   return in;
 }
 
-/// Strides of every leaf of e, broadcast to `shape`.
-inline std::vector<Shape> leaf_strides(const LeafHandles& leaves, const Shape& shape) {
+/// The iteration space of a statement over `shape`: every leaf's strides broadcast to it, then `extra` operands
+/// (a destination, seeds, gradient buffers) as (shape, strides) pairs. Out of line and per statement kind, not per
+/// expression: what depends on the expression's type is only its plan and its kernel (compile time).
+[[gnu::noinline]] inline expr::IterationSpace statement_space(const LeafHandles& leaves, const Shape& shape,
+                                                              const std::vector<std::pair<const Shape*, Shape>>& extra) {
   std::vector<Shape> st;
-  st.reserve(leaves.size() + 4);
+  st.reserve(leaves.size() + extra.size());
   for (auto* h : leaves) st.push_back(broadcast_strides((*h)->shape, (*h)->strides, shape));
-  return st;
+  for (const auto& [s, strides] : extra) st.push_back(broadcast_strides(*s, strides, shape));
+  return expr::IterationSpace(shape, st);
 }
 
 /// dst (+)= e, dst already of e's broadcast shape, on dst's device.
 template <class T, class E>
 void run_forward(const E& e, const LeafHandles& leaves, const TensorImpl& dst, bool add) {
-  auto st = leaf_strides(leaves, dst.shape);
-  st.push_back(dst.strides);
-  const expr::IterationSpace space(dst.shape, st);
+  const expr::IterationSpace space = statement_space(leaves, dst.shape, {{&dst.shape, dst.strides}});
   expr::PlanBuilder b(space);
   const auto plan = e.plan(b);
   launch_forward<T>(dst.device(), space, plan, b.extra(0), static_cast<T*>(dst.data()), add);
+}
+
+/// What a fused backward needs besides the expression's plan: its space (leaves, then seed operands, then one
+/// contiguous gradient buffer per input), the seed operands as leaf plans and one destination per input.
+template <class T>
+struct BackwardFrame {
+  expr::IterationSpace space;
+  std::vector<expr::LeafPlan<T>> seeds;
+  std::vector<expr::GradDestination<T>> dests;
+};
+
+template <class T>
+[[gnu::noinline]] BackwardFrame<T> backward_frame(const LeafHandles& leaves, const Shape& shape,
+                                                  const std::vector<const TensorImpl*>& seed_operands,
+                                                  const std::vector<std::shared_ptr<TensorImpl>>& inputs,
+                                                  std::vector<GradTarget>& targets) {
+  std::vector<std::pair<const Shape*, Shape>> extra;
+  for (auto* s : seed_operands) extra.emplace_back(&s->shape, s->strides);
+  for (const auto& in : inputs) extra.emplace_back(&in->shape, contiguous_strides(in->shape));
+  BackwardFrame<T> f{statement_space(leaves, shape, extra), {}, {}};
+  const std::size_t first = leaves.size();
+  for (std::size_t k = 0; k < seed_operands.size(); ++k) {
+    const T* p = static_cast<const T*>(seed_operands[k]->data());
+    f.seeds.push_back(expr::LeafPlan<T>{p, p, f.space.ops[first + k]});
+  }
+  f.dests.resize(inputs.size());
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    auto& t = targets[k];
+    if (!t.buffer) continue;
+    auto& d = f.dests[k];
+    d.data = static_cast<T*>(t.buffer->data());
+    d.geo = f.space.ops[first + seed_operands.size() + k];
+    d.size = t.buffer->numel();
+    d.accumulate = t.accumulate;
+    d.folded = numel_of(inputs[k]->shape) != numel_of(shape);
+    t.buffer->storage->bump_version();
+  }
+  return f;
 }
 
 /// Runs the fused backward of `e` over `shape`: seed operands come after the leaves, then one destination per input.
@@ -89,35 +129,10 @@ void run_fused_backward(const E& e, const Shape& shape, const std::vector<const 
                         MakeSeed make_seed, const std::vector<std::shared_ptr<TensorImpl>>& inputs,
                         std::vector<GradTarget>& targets) {
   const auto leaves = leaves_of(e);
-  auto st = leaf_strides(leaves, shape);
-  for (auto* s : seed_operands) st.push_back(broadcast_strides(s->shape, s->strides, shape));
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    const Shape& in = inputs[k]->shape;
-    st.push_back(broadcast_strides(in, contiguous_strides(in), shape));
-  }
-  const expr::IterationSpace space(shape, st);
-  expr::PlanBuilder b(space);
+  auto f = backward_frame<T>(leaves, shape, seed_operands, inputs, targets);
+  expr::PlanBuilder b(f.space);
   const auto plan = e.plan(b);
-  std::vector<expr::LeafPlan<T>> seed_plans;
-  for (std::size_t k = 0; k < seed_operands.size(); ++k) {
-    const T* p = static_cast<const T*>(seed_operands[k]->data());
-    seed_plans.push_back(expr::LeafPlan<T>{p, p, b.extra(static_cast<int>(k))});
-  }
-  const auto seed = make_seed(seed_plans);
-  std::vector<expr::GradDestination<T>> dests(inputs.size());
-  const int first_target = static_cast<int>(seed_operands.size());
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    auto& t = targets[k];
-    if (!t.buffer) continue;
-    auto& d = dests[k];
-    d.data = static_cast<T*>(t.buffer->data());
-    d.geo = b.extra(first_target + static_cast<int>(k));
-    d.size = t.buffer->numel();
-    d.accumulate = t.accumulate;
-    d.folded = numel_of(inputs[k]->shape) != numel_of(shape);
-    t.buffer->storage->bump_version();
-  }
-  launch_backward<T>((*leaves[0])->device(), space, plan, seed, b.slot_of_leaf(), dests);
+  launch_backward<T>((*leaves[0])->device(), f.space, plan, make_seed(f.seeds), b.slot_of_leaf(), f.dests);
 }
 
 /// The root op's name, for messages: "mul" for `a * x`, "copy" for a bare tensor.
@@ -160,19 +175,21 @@ class ExprBackward final : public Node {
   std::optional<E> expr_;
 };
 
+/// Makes `node` the grad_fn of a statement's result, with the statement's inputs and source line.
+[[gnu::noinline]] inline void attach_node(TensorImpl& out, std::shared_ptr<Node> node, const LeafHandles& leaves,
+                                          const SourceLocation& location) {
+  node->inputs = unique_inputs(leaves);
+  node->location = location;
+  out.grad_fn = std::move(node);
+}
+
 template <class T, class E>
 std::shared_ptr<TensorImpl> materialize(const E& e, const SourceLocation& location) {
   const auto leaves = leaves_of(e);
-  const Device dev = statement_device(leaves, "expression");
-  auto out = TensorImpl::empty(e.shape(), dtype_of<T>(), dev);
+  auto out = TensorImpl::empty(e.shape(), dtype_of<T>(), statement_device(leaves, "expression"));
   run_forward<T>(e, leaves, *out, false);
   check_statement_anomaly(*out, leaves, op_name<E>(), location);
-  if (any_needs_grad(leaves)) {
-    auto node = std::make_shared<ExprBackward<T, E>>(e);
-    node->inputs = unique_inputs(leaves);
-    node->location = location;
-    out->grad_fn = std::move(node);
-  }
+  if (any_needs_grad(leaves)) attach_node(*out, std::make_shared<ExprBackward<T, E>>(e), leaves, location);
   return out;
 }
 

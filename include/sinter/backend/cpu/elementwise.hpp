@@ -94,10 +94,11 @@ class FoldingWriter {
   }
   /// dst[k] (+)= fold over threads of partial[t][k]. The epilogue of the pass that filled the partials (like the
   /// last block-reduce of a GPU reduction): it reads size x threads values, not the iteration space.
-  void combine_into(T* dst, bool accumulate, int nthreads) const {
+  void combine_into(T* dst, bool accumulate, int nthreads, T scale = T(1)) const {
     for (std::int64_t k = 0; k < size_; ++k) {
       T acc = partial_[static_cast<std::size_t>(k)];
       for (int t = 1; t < nthreads; ++t) acc = expr::reduce_combine<K>(acc, partial_[static_cast<std::size_t>(size_ * t + k)]);
+      if (scale != T(1)) acc *= scale;
       dst[k] = accumulate ? dst[k] + acc : acc;
     }
   }
@@ -139,9 +140,11 @@ void forward(const IterationSpace& space, const Plan& plan0, const OperandGeomet
   });
 }
 
-/// Folds plan over the dims where out_geo has zero strides into out (size elements). One kernel.
+/// Folds plan over the dims where out_geo has zero strides into out (size elements), times scale (a mean's 1/n,
+/// applied once per output as PyTorch does). One kernel.
 template <ReduceKind K, class T, class Plan>
-void reduce(const IterationSpace& space, const Plan& plan0, const OperandGeometry& out_geo, T* out, std::int64_t size) {
+void reduce(const IterationSpace& space, const Plan& plan0, const OperandGeometry& out_geo, T* out, std::int64_t size,
+            T scale) {
   detail::count_kernel(kCPU);
   const std::int64_t n = space.numel();
   using V = vec<T>;
@@ -165,10 +168,30 @@ void reduce(const IterationSpace& space, const Plan& plan0, const OperandGeometr
       }
     });
   });
-  writer.combine_into(out, false, nt);
+  writer.combine_into(out, false, nt, scale);
 }
 
 using expr::GradDestination;
+
+/// Writes one group of lanes (U: a SIMD batch or one lane) of every input's gradient: stored, added or folded. Out
+/// of line and the same for every expression, so a backward kernel's code is its sweep, not six store paths per
+/// input (a call per group costs nothing measurable next to the sweep).
+template <class T, class U>
+[[gnu::noinline]] void write_gradients(const GradDestination<T>* dests, int nslots, T* const* rows,
+                                       typename FoldingWriter<T, ReduceKind::Sum>::Row* frows, std::int64_t j,
+                                       const U* grad) {
+  for (int s = 0; s < nslots; ++s) {
+    const auto& d = dests[s];
+    if (!d.data) continue;
+    if (d.folded) {
+      FoldingWriter<T, ReduceKind::Sum>::add(frows[s], j, grad[s]);
+    } else if (d.accumulate) {
+      Lanes<U>::store(rows[s], j, d.geo.inner, Lanes<U>::load(rows[s], j, d.geo.inner) + grad[s]);
+    } else {
+      Lanes<U>::store(rows[s], j, d.geo.inner, grad[s]);
+    }
+  }
+}
 
 /// Recomputes the statement per element, sweeps the adjoint from the root to every leaf, and writes each input's
 /// gradient (leaves that read the same input are summed in registers). One kernel; an input that was broadcast
@@ -216,17 +239,7 @@ void backward(const IterationSpace& space, const Plan& plan0, const Seed& seed0,
           using U = decltype(lane_tag);
           U grad[L];
           expr::sweep<T>(plan, seed, j, slot, nslots, grad);
-          for (int s = 0; s < nslots; ++s) {
-            const auto& d = dests[static_cast<std::size_t>(s)];
-            if (!d.data) continue;
-            if (d.folded) {
-              FoldingWriter<T, ReduceKind::Sum>::add(frows[s], j, grad[s]);
-            } else if (d.accumulate) {
-              Lanes<U>::store(rows[s], j, d.geo.inner, Lanes<U>::load(rows[s], j, d.geo.inner) + grad[s]);
-            } else {
-              Lanes<U>::store(rows[s], j, d.geo.inner, grad[s]);
-            }
-          }
+          write_gradients<T, U>(dests.data(), nslots, rows, frows, j, grad);
         };
         std::int64_t j = j0;
         for (; j + W <= j1; j += W) step(V(T(0)), j);

@@ -149,6 +149,7 @@ struct FoldPerOutput {
   ValueAt<T, Plan> at;
   OperandGeometry out_geo;
   T* out;
+  T scale;
   SINTER_HD void operator()(std::int64_t k) const {
     T acc = reduce_identity<K, T>();
     for (std::int64_t r0 = 0; r0 < at.split.folded; r0 += 1024) {
@@ -159,7 +160,7 @@ struct FoldPerOutput {
     }
     std::int64_t idx[kMaxRank];
     const std::int64_t j = at.split.index(k, 0, idx);
-    out[offset_of(out_geo, idx, j)] = acc;
+    out[offset_of(out_geo, idx, j)] = scale == T(1) ? acc : acc * scale;
   }
 };
 
@@ -187,12 +188,13 @@ struct FoldPartials {
   const T* partial;
   OperandGeometry out_geo;
   T* out;
+  T scale;
   SINTER_HD void operator()(std::int64_t k) const {
     T acc = reduce_identity<K, T>();
     for (std::int64_t i = 0; i < chunks; ++i) acc = expr::reduce_combine<K>(acc, partial[k * chunks + i]);
     std::int64_t idx[kMaxRank];
     const std::int64_t j = split.index(k, 0, idx);
-    out[offset_of(out_geo, idx, j)] = acc;
+    out[offset_of(out_geo, idx, j)] = scale == T(1) ? acc : acc * scale;
   }
 };
 
@@ -222,7 +224,7 @@ class Scratch {
 
 template <ReduceKind K, class T, class Plan>
 void reduce(Device dev, const IterationSpace& space, const Plan& plan, const OperandGeometry& out_geo, T* out,
-            std::int64_t size) {
+            std::int64_t size, T scale) {
   require_supported(dev, "reduction");
   detail::count_kernel(dev);
   const FoldSplit split(space.shape, out_geo);
@@ -230,7 +232,7 @@ void reduce(Device dev, const IterationSpace& space, const Plan& plan, const Ope
   const ValueAt<T, Plan> at{plan, split};
   if (split.kept >= 8192 || split.folded <= 1024) {
     // Enough outputs to fill the device, or little work per output: one thread per output.
-    for_each_index(split.kept, FoldPerOutput<K, T, Plan>{at, out_geo, out});
+    for_each_index(split.kept, FoldPerOutput<K, T, Plan>{at, out_geo, out, scale});
   } else {
     // Few outputs with long folds: chunks in parallel, then their partials (the epilogue of the same pass, as
     // the CPU's per-thread partials are). Deterministic, and float sums stay accurate.
@@ -238,7 +240,7 @@ void reduce(Device dev, const IterationSpace& space, const Plan& plan, const Ope
     const std::int64_t chunks = (split.folded + kChunk - 1) / kChunk;
     Scratch<T> partial(split.kept * chunks);
     for_each_index(split.kept * chunks, FoldChunk<K, T, Plan>{at, chunks, partial.get()});
-    for_each_index(split.kept, FoldPartials<K, T>{split, chunks, partial.get(), out_geo, out});
+    for_each_index(split.kept, FoldPartials<K, T>{split, chunks, partial.get(), out_geo, out, scale});
   }
   check_launch("reduction");
 }
