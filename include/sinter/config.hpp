@@ -17,6 +17,14 @@
 #define SINTER_ALWAYS_INLINE inline
 #endif
 
+// Fully unrolls a loop over a register tile, so its accumulators live in registers at -O2 too (GCC unrolls such
+// loops only at -O3: the built-in GEMM ran at 58 instead of 150 GFLOP/s in a -O2 build).
+#if defined(__clang__) || defined(__GNUC__)
+#define SINTER_UNROLL _Pragma("GCC unroll 32")
+#else
+#define SINTER_UNROLL
+#endif
+
 namespace sinter {
 /// Largest tensor rank. Shapes live inline (no heap) so plans stay trivially copyable.
 inline constexpr int kMaxRank = 8;

@@ -40,9 +40,11 @@ SINTER_ALWAYS_INLINE void micro_kernel(std::int64_t kc, const T* ap, const T* bp
   using V = vec<T>;
   constexpr int MR = B::MR, W = B::W;
   V acc0[MR], acc1[MR];
+  SINTER_UNROLL
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = V(T(0));
   for (std::int64_t k = 0; k < kc; ++k) {
     const V b0 = V::load_unaligned(bp + k * ldb), b1 = V::load_unaligned(bp + k * ldb + W);
+    SINTER_UNROLL
     for (int r = 0; r < MR; ++r) {
       const V a(ap[k * MR + r]);
       acc0[r] = xsimd::fma(a, b0, acc0[r]);
@@ -50,6 +52,7 @@ SINTER_ALWAYS_INLINE void micro_kernel(std::int64_t kc, const T* ap, const T* bp
     }
   }
   if (mr == MR && nr == B::NR) {
+    SINTER_UNROLL
     for (int r = 0; r < MR; ++r) {
       T* row = c + r * ldc;
       if (accumulate) {
@@ -63,6 +66,7 @@ SINTER_ALWAYS_INLINE void micro_kernel(std::int64_t kc, const T* ap, const T* bp
     return;
   }
   alignas(64) T tile[MR * B::NR];
+  SINTER_UNROLL
   for (int r = 0; r < MR; ++r) {
     acc0[r].store_aligned(tile + r * B::NR);
     acc1[r].store_aligned(tile + r * B::NR + W);
@@ -79,18 +83,25 @@ SINTER_ALWAYS_INLINE void dot_block(std::int64_t K, const T* a, std::int64_t lda
   using V = vec<T>;
   constexpr std::int64_t W = V::size;
   V acc[RM][RN];
+  SINTER_UNROLL
   for (int i = 0; i < RM; ++i)
+    SINTER_UNROLL
     for (int j = 0; j < RN; ++j) acc[i][j] = V(T(0));
   std::int64_t k = 0;
   for (; k + W <= K; k += W) {
     V av[RM];
+    SINTER_UNROLL
     for (int i = 0; i < RM; ++i) av[i] = V::load_unaligned(a + i * lda + k);
+    SINTER_UNROLL
     for (int j = 0; j < RN; ++j) {
       const V bv = V::load_unaligned(bt + j * ldb + k);
+      SINTER_UNROLL
       for (int i = 0; i < RM; ++i) acc[i][j] = xsimd::fma(av[i], bv, acc[i][j]);
     }
   }
+  SINTER_UNROLL
   for (int i = 0; i < RM; ++i)
+    SINTER_UNROLL
     for (int j = 0; j < RN; ++j) {
       T sum = xsimd::hadd(acc[i][j]);
       for (std::int64_t kk = k; kk < K; ++kk) sum += a[i * lda + kk] * bt[j * ldb + kk];
