@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Compile time and peak memory of sinter programs and of a minimal libtorch MLP, with g++ -O2, measured one after
-# the other on this machine (GNU time). Usage: bash bench/compile_time.sh
+# Compile time and peak memory of sinter programs and of a minimal libtorch MLP, with g++ -O2 and clang++ -O2,
+# measured one after the other on this machine (GNU time). Usage: bash bench/compile_time.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)"; exit 1; }
@@ -14,17 +14,28 @@ measure() {  # name, then the compile command
   printf "RESULT compile.%s %s s %d MiB\n" "$name" "$secs" $((kib / 1024))
   echo "$secs" > "$out/$name.secs"
 }
-CXX=${CXX:-g++}
-flags=(-std=c++20 -O2 -march=native -fopenmp -Iinclude)
-measure twenty_expressions "$CXX" "${flags[@]}" bench/compile/twenty_expressions.cpp
-measure fashion_mnist_mlp "$CXX" "${flags[@]}" examples/fashion_mnist_mlp.cpp -lz
-measure fashion_mnist_cnn "$CXX" "${flags[@]}" examples/fashion_mnist_cnn.cpp -lz
-torch_inc=$(dpkg -L libtorch-dev 2>/dev/null | grep -m1 '/torch/csrc/api/include$' || true)
-if [ -n "$torch_inc" ]; then
-  measure libtorch_mlp "$CXX" -std=c++17 -O2 -D_GLIBCXX_USE_CXX11_ABI=1 -isystem "$torch_inc" \
-    bench/compile/libtorch_mlp.cpp -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10
-  awk -v s="$(cat "$out/fashion_mnist_mlp.secs")" -v t="$(cat "$out/libtorch_mlp.secs")" \
-    'BEGIN { printf "RESULT compile.ratio_sinter_mlp_over_libtorch_mlp %.2f x\n", s / t }'
+# g++ (the issue's yardstick) and, when installed, clang++; keys of clang's lines start with compile.clang.
+run_with() {  # compiler, key prefix
+  local cxx=$1 prefix=$2
+  local flags=(-std=c++20 -O2 -march=native -fopenmp -Iinclude)
+  measure "${prefix}twenty_expressions" "$cxx" "${flags[@]}" bench/compile/twenty_expressions.cpp
+  measure "${prefix}fashion_mnist_mlp" "$cxx" "${flags[@]}" examples/fashion_mnist_mlp.cpp -lz
+  measure "${prefix}fashion_mnist_cnn" "$cxx" "${flags[@]}" examples/fashion_mnist_cnn.cpp -lz
+  measure "${prefix}custom_module" "$cxx" "${flags[@]}" examples/custom_module.cpp -lz
+  local torch_inc
+  torch_inc=$(dpkg -L libtorch-dev 2>/dev/null | grep -m1 '/torch/csrc/api/include$' || true)
+  if [ -n "$torch_inc" ]; then
+    measure "${prefix}libtorch_mlp" "$cxx" -std=c++17 -O2 -D_GLIBCXX_USE_CXX11_ABI=1 -isystem "$torch_inc" \
+      bench/compile/libtorch_mlp.cpp -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10
+    awk -v s="$(cat "$out/${prefix}fashion_mnist_mlp.secs")" -v t="$(cat "$out/${prefix}libtorch_mlp.secs")" \
+      -v k="${prefix}" 'BEGIN { printf "RESULT compile.%sratio_sinter_mlp_over_libtorch_mlp %.2f x\n", k, s / t }'
+  else
+    echo "libtorch-dev not installed: the peer's compile time is not measured"
+  fi
+}
+run_with "${CXX:-g++}" ""
+if command -v clang++ >/dev/null; then
+  run_with clang++ clang.
 else
-  echo "libtorch-dev not installed: the peer's compile time is not measured"
+  echo "clang++ not installed: only g++ is measured"
 fi

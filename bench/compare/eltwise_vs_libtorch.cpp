@@ -10,6 +10,7 @@
 
 #include <sinter/sinter.hpp>
 
+#include "../peaks.hpp"
 #include "timing.hpp"
 
 namespace st = sinter;
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   st::set_num_threads(threads);
   torch::set_num_threads(threads);
   const std::string t = ".t" + std::to_string(threads);
+  bench::result(("peak.triad" + t).c_str(), bench::triad_gbps(threads), "GB/s");  // the roof of these workloads
   for (std::int64_t n : {std::int64_t{1} << 20, std::int64_t{1} << 24}) {
     const std::string sz = n == (1 << 20) ? "1M" : "16M";
     st::manual_seed(1);

@@ -12,6 +12,7 @@
 
 #include <sinter/sinter.hpp>
 
+#include "../peaks.hpp"
 #include "timing.hpp"
 
 namespace {
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   sinter::set_num_threads(threads);
   omp_set_num_threads(threads);
+  bench::result(("peak.fma.t" + std::to_string(threads)).c_str(), bench::fma_peak_gflops(threads), "GFLOP/s");
   const std::vector<Shape> shapes = {
       {"square_256", 256, 256, 256, false, false},    {"square_512", 512, 512, 512, false, false},
       {"square_1024", 1024, 1024, 1024, false, false}, {"square_2048", 2048, 2048, 2048, false, false},

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Builds the side-by-side comparisons against libtorch and runs them with glibc's default malloc and with freed
-# memory reused (the GLIBC_TUNABLES setting of ../shared/perf/ANCHORS.md). Prints RESULT lines.
+# memory reused (the GLIBC_TUNABLES setting of ../shared/perf/ANCHORS.md), the training steps beside libtorch and
+# the built-in SGEMM beside OpenBLAS. Prints RESULT lines, keeps them in build/bench/compare_results.txt and
+# rewrites the generated section of docs/benchmarks.md (machine, date, commit, tables, roofline fractions).
 # Usage: bash bench/compare/run.sh [threads]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,6 +21,8 @@ fi
 cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DSINTER_BUILD_BENCH=ON -DSINTER_BUILD_TESTS=OFF \
   -DSINTER_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build/bench -j"$(nproc)" --target eltwise_vs_libtorch training_vs_libtorch gemm_vs_openblas
+results=build/bench/compare_results.txt
+{
 echo "# $(date -u +%F) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), threads=$threads, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
 echo "# glibc default malloc"
 ./build/bench/bench/eltwise_vs_libtorch "$threads" | sed 's/^RESULT eltwise\.torch\./RESULT eltwise.torch_default./; s/ratio_torch_over/ratio_torch_default_over/'
@@ -34,3 +38,5 @@ LD_LIBRARY_PATH=${omp_blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
   ./build/bench/bench/training_vs_libtorch "$threads"
 echo "# built-in SGEMM beside ${omp_blas:+OpenMP }OpenBLAS, same thread count"
 LD_LIBRARY_PATH=${omp_blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ./build/bench/bench/gemm_vs_openblas "$threads"
+} | tee "$results"
+python3 bench/compare/report.py "$results" docs/benchmarks.md "$(git describe --always --dirty 2>/dev/null || echo unknown)" "$threads"

@@ -11,6 +11,7 @@
 #include <sinter/optim.hpp>
 #include <sinter/sinter.hpp>
 
+#include "../models.hpp"
 #include "timing.hpp"
 
 namespace st = sinter;
@@ -46,7 +47,7 @@ struct TorchLeNet : torch::nn::Module {
 };
 
 template <class Model, class TorchModel>
-void compare(const std::string& key, Model& model, TorchModel& tmodel, st::Shape in_shape) {
+void compare(const std::string& key, Model& model, TorchModel& tmodel, st::Shape in_shape, double flop_per_step) {
   st::optim::SGD opt(model.parameters(), st::optim::SGDOptions(0.01).momentum(0.9));
   torch::optim::SGD topt(tmodel.parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
   const st::Tensor x = st::randn(in_shape);
@@ -69,6 +70,7 @@ void compare(const std::string& key, Model& model, TorchModel& tmodel, st::Shape
   bench::result(("train." + key + ".sinter").c_str(), s * 1e3, "ms");
   bench::result(("train." + key + ".torch").c_str(), t * 1e3, "ms");
   bench::result(("train." + key + ".sinter_over_torch").c_str(), s / t, "x");
+  bench::result(("train." + key + ".flop").c_str(), flop_per_step, "FLOP");
 }
 
 }  // namespace
@@ -81,13 +83,12 @@ int main(int argc, char** argv) {
   st::manual_seed(0);
   torch::manual_seed(0);
   for (std::int64_t batch : {64, 256}) {
-    nn::Sequential mlp(nn::Linear(784, 256), nn::ReLU(), nn::Linear(256, 128), nn::ReLU(), nn::Linear(128, 10));
+    nn::Sequential mlp = bench::mlp();
     TorchMlp tmlp;
-    compare("mlp_b" + std::to_string(batch) + t, mlp, tmlp, {batch, 784});
+    compare("mlp_b" + std::to_string(batch) + t, mlp, tmlp, {batch, 784},
+            bench::mlp_step_flops_per_sample() * static_cast<double>(batch));
   }
-  nn::Sequential lenet(nn::Conv2d(nn::Conv2dOptions(1, 6, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
-                       nn::Conv2d(nn::Conv2dOptions(6, 16, 5)), nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(),
-                       nn::Linear(400, 120), nn::ReLU(), nn::Linear(120, 84), nn::ReLU(), nn::Linear(84, 10));
+  nn::Sequential lenet = bench::lenet5();
   TorchLeNet tlenet;
-  compare("lenet_b64" + t, lenet, tlenet, {64, 1, 28, 28});
+  compare("lenet_b64" + t, lenet, tlenet, {64, 1, 28, 28}, bench::lenet5_step_flops_per_sample() * 64);
 }
