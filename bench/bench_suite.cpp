@@ -145,6 +145,22 @@ void BM_matmul(benchmark::State& state) {
   set_flops(state, clock, 2.0 * m * n * k, t);
 }
 
+// relu(x . w + b) without gradients: the epilogue on the GEMM (arg 1) against a GEMM then a statement (arg 0).
+void BM_linear_relu(benchmark::State& state) {
+  const int t = use_threads(state, 4);
+  const std::int64_t m = state.range(0), n = state.range(1), k = state.range(2);
+  const bool fused = state.range(3) != 0;
+  st::Tensor x = st::randn({m, k}), w = st::randn({k, n}), b = st::randn({n});
+  st::NoGradGuard no_grad;
+  const LoopClock clock;
+  for (auto _ : state) {
+    st::Tensor y = fused ? st::matmul(x, w, [&](const st::Tensor& p) { return st::relu(p + b); })
+                         : st::eval(st::relu(st::matmul(x, w) + b));
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_flops(state, clock, 2.0 * m * n * k, t);
+}
+
 void BM_conv2d(benchmark::State& state) {  // args: batch, in channels, out channels, size, kernel, padding, threads
   const int t = use_threads(state, 6);
   const std::int64_t batch = state.range(0), cin = state.range(1), cout = state.range(2), hw = state.range(3),
@@ -196,6 +212,10 @@ BENCHMARK(BM_matmul)
     ->ArgsProduct({{1024}, {1024}, {1024}, {1, 2}})
     ->ArgsProduct({{64}, {256}, {784}, {1, 2}})   // the MLP's first layer at batch 64
     ->ArgsProduct({{256}, {128}, {256}, {1, 2}})  // its second layer at batch 256
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_linear_relu)
+    ->ArgsProduct({{64}, {256}, {784}, {0, 1}, {1, 2}})      // the MLP's first layer, inference at batch 64
+    ->ArgsProduct({{4096}, {1024}, {64}, {0, 1}, {1, 2}})    // a short k: the output traffic matters most
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_conv2d)
     ->ArgsProduct({{64}, {1}, {6}, {28}, {5}, {2}, {1, 2}})    // LeNet-5 conv1

@@ -31,9 +31,11 @@ struct IterationSpace {
   Shape shape;                      // coalesced extents; never empty (a scalar is [1])
   std::vector<OperandGeometry> ops;  // one per operand, in the order given
 
-  IterationSpace(const Shape& full, const std::vector<Shape>& strides) {
+  /// coalesce = false keeps every dim as given (a GEMM epilogue addresses its result by row and column).
+  IterationSpace(const Shape& full, const std::vector<Shape>& strides, bool coalesce = true) {
     std::vector<Shape> st(strides.size());
-    for (int d = 0; d < full.size(); ++d) {
+    if (!coalesce) shape = full, st = strides;
+    for (int d = 0; coalesce && d < full.size(); ++d) {
       if (full[d] == 1) continue;
       const int last = shape.size() - 1;
       bool merge = last >= 0;

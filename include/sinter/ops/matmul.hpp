@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // matmul with PyTorch's cases: dot (1-D . 1-D), matrix-vector, vector-matrix, matrix product, and batched products
-// with broadcast batch dims. A barrier: expression operands are materialised first.
+// with broadcast batch dims. A barrier: expression operands are materialised first. An element-wise epilogue can
+// ride on the GEMM (matmul(a, b, epilogue)), applied to each block of the product as it is finished.
 #pragma once
 
+#include <concepts>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include <sinter/ops/statement.hpp>
@@ -113,6 +116,32 @@ class MatmulBackward final : public Node {
 
 }  // namespace detail
 
+namespace detail {
+/// Makes out the product's tape node when a or b needs a gradient.
+template <class T>
+void record_matmul(TensorImpl& out, const TensorOf<T>& a, const TensorOf<T>& b, const SourceLocation& location) {
+  if (!is_grad_enabled() || !(a.impl()->needs_grad() || b.impl()->needs_grad())) return;
+  auto node = std::make_shared<MatmulBackward<T>>();
+  node->location = location;
+  node->a_ = a.impl(), node->b_ = b.impl();
+  node->inputs.push_back(a.impl());
+  if (a.impl() != b.impl()) node->inputs.push_back(b.impl());
+  out.grad_fn = std::move(node);
+}
+
+/// Writes the product of a and b (geometry g) into out, contiguous.
+template <class T>
+void run_matmul(const TensorImpl& ai, const TensorImpl& bi, const MatmulGeometry& g, TensorImpl& out) {
+  const auto A_ = as_batch(ai, g.a_shape, g.a_strides, g.batch);
+  const auto B_ = as_batch(bi, g.b_shape, g.b_strides, g.batch);
+  Shape cs = g.batch;
+  cs.push_back(g.M), cs.push_back(g.N);
+  const Shape cst = contiguous_strides(cs);
+  batched_gemm<T>(g.batch, A_, false, B_, false, static_cast<T*>(out.data()), Shape(cst.begin(), cst.end() - 2), g.M,
+                  g.N, g.K, false);
+}
+}  // namespace detail
+
 /// Matrix product with PyTorch's rules for 1-D, 2-D and batched operands. Example: `Tensor y = matmul(x, w.t());`
 template <expr::NodeLike A, expr::NodeLike B>
 auto matmul(const A& a_in, const B& b_in, const SourceLocation& location = SourceLocation::current()) {
@@ -120,26 +149,79 @@ auto matmul(const A& a_in, const B& b_in, const SourceLocation& location = Sourc
   const TensorOf<T> a = eval(a_in, location), b = eval(b_in, location);
   SINTER_CHECK(a.device() == b.device(), "matmul: expected both tensors on the same device, but found ", a.device(),
                " and ", b.device(), "; move one with .to(device)");
-  const auto& ai = *a.impl();
-  const auto& bi = *b.impl();
-  const auto g = detail::matmul_geometry(ai, bi);
+  const auto g = detail::matmul_geometry(*a.impl(), *b.impl());
   auto out = TensorImpl::empty(g.out_shape, dtype_of<T>(), a.device());
-  const auto A_ = detail::as_batch(ai, g.a_shape, g.a_strides, g.batch);
-  const auto B_ = detail::as_batch(bi, g.b_shape, g.b_strides, g.batch);
-  Shape cs = g.batch;
-  cs.push_back(g.M), cs.push_back(g.N);
-  const Shape cst = contiguous_strides(cs);
-  detail::batched_gemm<T>(g.batch, A_, false, B_, false, static_cast<T*>(out->data()),
-                          Shape(cst.begin(), cst.end() - 2), g.M, g.N, g.K, false);
-  detail::check_forward_anomaly(*out, {&ai, &bi}, "matmul", location);
-  if (is_grad_enabled() && (ai.needs_grad() || bi.needs_grad())) {
-    auto node = std::make_shared<detail::MatmulBackward<T>>();
-    node->location = location;
-    node->a_ = a.impl(), node->b_ = b.impl();
-    node->inputs.push_back(a.impl());
-    if (a.impl() != b.impl()) node->inputs.push_back(b.impl());
-    out->grad_fn = std::move(node);
+  detail::run_matmul<T>(*a.impl(), *b.impl(), g, *out);
+  detail::check_forward_anomaly(*out, {a.impl().get(), b.impl().get()}, "matmul", location);
+  detail::record_matmul<T>(*out, a, b, location);
+  return TensorOf<T>(std::move(out));
+}
+
+/// matmul(a, b) followed by an element-wise epilogue over the product p, fused into the GEMM: each block of the
+/// product goes through the epilogue as soon as it is final, while it is in the cache of the core that computed it,
+/// so `relu(p + bias)` reads the product there and writes its output once (in place of the product when no gradient
+/// is recorded). Example: `Tensor y = sinter::matmul(x, w, [&](const Tensor& p) { return sinter::relu(p + b); });`
+///
+/// The result is `eval(epilogue(matmul(a, b)))`, gradients included (with gradients recorded the product is kept
+/// too, since its backward reads it). The epilogue must only build an expression of p; it may be called twice. It
+/// runs fused for 2-D operands on the CPU when its result has the product's shape and reads p element for element;
+/// otherwise (vectors, batches, a GPU, p.t() or a broadcast of p, an epilogue that launched a kernel, anomaly mode)
+/// the product and the epilogue run as two statements, with the same result.
+template <expr::NodeLike A, expr::NodeLike B, class F>
+  requires std::invocable<F&, const TensorOf<typename expr::detail::common_element<A, B>::type>&>
+auto matmul(const A& a_in, const B& b_in, F&& epilogue, const SourceLocation& location = SourceLocation::current()) {
+  using T = typename expr::detail::common_element<A, B>::type;
+  using E = std::remove_cvref_t<std::invoke_result_t<F&, const TensorOf<T>&>>;
+  static_assert(Expression<E>,
+                "sinter: a matmul epilogue returns an unevaluated expression of the product, such as "
+                "`[&](const Tensor& p) { return relu(p + b); }`; a tensor would be computed before the product is");
+  const TensorOf<T> a = eval(a_in, location), b = eval(b_in, location);
+  SINTER_CHECK(a.device() == b.device(), "matmul: expected both tensors on the same device, but found ", a.device(),
+               " and ", b.device(), "; move one with .to(device)");
+  const TensorImpl &ai = *a.impl(), &bi = *b.impl();
+  const auto g = detail::matmul_geometry(ai, bi);
+  auto prod = TensorImpl::empty(g.out_shape, dtype_of<T>(), a.device());
+  detail::record_matmul<T>(*prod, a, b, location);
+  const TensorOf<T> p(prod);
+  auto unfused = [&] {
+    detail::run_matmul<T>(ai, bi, g, *prod);
+    detail::check_forward_anomaly(*prod, {&ai, &bi}, "matmul", location);
+    return eval(epilogue(p), location);
+  };
+  if (!a.device().is_cpu() || ai.shape.size() != 2 || bi.shape.size() != 2 || is_anomaly_enabled()) return unfused();
+  const std::size_t kernels = counters().kernels;
+  const E e = epilogue(p);
+  const auto leaves = detail::leaves_of(e);
+  bool fusable = counters().kernels == kernels && e.shape() == prod->shape;  // a launch may have read p too early
+  bool reads_product = false;
+  for (auto* h : leaves) {
+    const TensorImpl& l = **h;
+    const bool is_product = l.storage == prod->storage;
+    reads_product = reads_product || is_product;
+    fusable = fusable && l.device().is_cpu() &&
+              (!is_product ||
+               (l.offset == prod->offset &&
+                broadcast_strides(l.shape, l.strides, prod->shape) == broadcast_strides(prod->shape, prod->strides,
+                                                                                       prod->shape)));
   }
+  fusable = fusable && reads_product;
+  if (!fusable) return unfused();
+  // Without a gradient the epilogue overwrites the product element for element; with one, both are kept.
+  const bool keep_product = detail::any_needs_grad(leaves);
+  auto out = keep_product ? TensorImpl::empty(prod->shape, dtype_of<T>(), a.device()) : prod;
+  const expr::IterationSpace space = [&] {
+    std::vector<Shape> st;
+    for (auto* h : leaves) st.push_back(broadcast_strides((*h)->shape, (*h)->strides, prod->shape));
+    st.push_back(out->strides);
+    return expr::IterationSpace(prod->shape, st, /*coalesce=*/false);
+  }();
+  expr::PlanBuilder builder(space);
+  using Tile = cpu::TileStatement<T, expr::plan_t<E>>;
+  const Tile tile{e.plan(builder), builder.extra(0), static_cast<T*>(out->data())};
+  cpu::gemm<T>(g.M, g.N, g.K, static_cast<const T*>(ai.data()), ai.strides[0], ai.strides[1],
+               static_cast<const T*>(bi.data()), bi.strides[0], bi.strides[1], static_cast<T*>(prod->data()), g.N,
+               false, cpu::TileEpilogue{&Tile::apply, &tile});
+  if (keep_product) detail::attach_node(*out, std::make_shared<detail::ExprBackward<T, E>>(e), leaves, location);
   return TensorOf<T>(std::move(out));
 }
 

@@ -109,36 +109,58 @@ class FoldingWriter {
   std::vector<T> partial_;
 };
 
+/// Lanes [j0, j1) of one row of a statement: dst (+)= plan, SIMD then a scalar tail.
+template <class T, class Plan>
+SINTER_ALWAYS_INLINE void forward_row(const Plan& plan, T* drow, std::int64_t ds, std::int64_t j0, std::int64_t j1,
+                                      bool add) {
+  using V = vec<T>;
+  constexpr int W = static_cast<int>(V::size);
+  std::int64_t j = j0;
+  for (; j + W <= j1; j += W) {
+    V v = plan.template value<V>(j);
+    if (add) v += Lanes<V>::load(drow, j, ds);
+    Lanes<V>::store(drow, j, ds, v);
+  }
+  for (; j < j1; ++j) {
+    T v = plan.template value<T>(j);
+    if (add) v += drow[j * ds];
+    drow[j * ds] = v;
+  }
+}
+
 /// dst (+)= plan over the iteration space. One kernel.
 template <class T, class Plan>
 void forward(const IterationSpace& space, const Plan& plan0, const OperandGeometry& dst_geo, T* dst, bool add) {
   detail::count_kernel(kCPU);
   const std::int64_t n = space.numel();
   if (n == 0) return;
-  using V = vec<T>;
-  constexpr int W = static_cast<int>(V::size);
   const int nt = threads_for(n);
   parallel(nt, [&](int tid, int nth) {
     const auto [b, e] = chunk(n, tid, nth);
     Plan plan = plan0;
     for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
       plan.set_row(idx);
-      T* drow = dst + dst_geo.row_offset(idx);
-      const std::int64_t ds = dst_geo.inner;
-      std::int64_t j = j0;
-      for (; j + W <= j1; j += W) {
-        V v = plan.template value<V>(j);
-        if (add) v += Lanes<V>::load(drow, j, ds);
-        Lanes<V>::store(drow, j, ds, v);
-      }
-      for (; j < j1; ++j) {
-        T v = plan.template value<T>(j);
-        if (add) v += drow[j * ds];
-        drow[j * ds] = v;
-      }
+      forward_row<T>(plan, dst + dst_geo.row_offset(idx), dst_geo.inner, j0, j1, add);
     });
   });
 }
+
+/// A statement applied to rectangles of a 2-D result [M, N] as a GEMM finishes them (a fused epilogue): the plan
+/// runs over the uncoalesced [M, N] space; apply() is what the GEMM calls, through TileEpilogue, from its threads.
+template <class T, class Plan>
+struct TileStatement {
+  Plan plan;
+  OperandGeometry dst_geo;
+  T* dst;
+  static void apply(const void* self, std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+    const auto& s = *static_cast<const TileStatement*>(self);
+    Plan plan = s.plan;
+    for (std::int64_t i = i0; i < i1; ++i) {
+      plan.set_row(&i);
+      forward_row<T>(plan, s.dst + s.dst_geo.row_offset(&i), s.dst_geo.inner, j0, j1, false);
+    }
+  }
+};
 
 /// Folds plan over the dims where out_geo has zero strides into out (size elements), times scale (a mean's 1/n,
 /// applied once per output as PyTorch does). One kernel.

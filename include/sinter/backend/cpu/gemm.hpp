@@ -21,6 +21,17 @@
 
 namespace sinter::cpu {
 
+/// Work a GEMM applies to each block of C (rows [i0, i1), columns [j0, j1)) as soon as the block is final: a fused
+/// element-wise epilogue (cpu::TileStatement), run by the thread that computed the block while it is in its cache.
+/// A function pointer, so the GEMM is compiled once whatever the epilogue's expression.
+struct TileEpilogue {
+  void (*fn)(const void* ctx, std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) = nullptr;
+  const void* ctx = nullptr;
+  void operator()(std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) const {
+    if (fn) fn(ctx, i0, i1, j0, j1);
+  }
+};
+
 template <class T>
 struct GemmBlocking {
   static constexpr int W = static_cast<int>(vec<T>::size);
@@ -125,7 +136,7 @@ SINTER_ALWAYS_INLINE void dot_rows(int rm, std::int64_t K, const T* a, std::int6
 /// small; dot products read both operands as they are. Threads take disjoint column ranges of C.
 template <class T>
 void gemm_dot(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda, const T* Bt,
-              std::int64_t ldb, T* C, std::int64_t ldc, bool accumulate, int nthreads) {
+              std::int64_t ldb, T* C, std::int64_t ldc, bool accumulate, int nthreads, const TileEpilogue& epilogue) {
 #if defined(__AVX512F__)
   constexpr int RM = 4, RN = 4;  // 16 accumulators + 4 rows of A + 1 of B: 21 of 32 registers
 #else
@@ -148,6 +159,7 @@ void gemm_dot(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::i
             dot_rows<T, RM, 1>(static_cast<int>(rm), K, a, lda, b + q * ldb, ldb, c + q, ldc, accumulate);
         }
       }
+      if (j0 < j1) epilogue(i, i + rm, j0, j1);  // this thread's columns of the band are final
     }
   });
 }
@@ -180,7 +192,8 @@ bool uses_cblas(std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t rsa
 /// A[i * rsa + k * csa] and element (k, j) of B is B[k * rsb + j * csb]. One kernel.
 template <class T>
 void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t rsa, std::int64_t csa, const T* Bm,
-          std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc, bool accumulate) {
+          std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc, bool accumulate,
+          const TileEpilogue& epilogue = {}) {
   using Bk = GemmBlocking<T>;
   constexpr int MR = Bk::MR, NR = Bk::NR;
   detail::count_kernel(kCPU);
@@ -188,6 +201,7 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
   if (K == 0) {
     if (!accumulate)
       for (std::int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, T(0));
+    epilogue(0, M, 0, N);
     return;
   }
 #if defined(SINTER_USE_CBLAS)
@@ -201,6 +215,9 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
     else
       cblas_dgemm(CblasRowMajor, a.trans, b.trans, m, n, k, 1.0, A, static_cast<int>(a.ld), Bm, static_cast<int>(b.ld),
                   beta, C, static_cast<int>(ldc));
+    // CBLAS offers no hook per block: the epilogue follows over row bands, one per thread.
+    if (epilogue.fn)
+      parallel(threads_for(M * N), [&](int tid, int nth) { epilogue(M * tid / nth, M * (tid + 1) / nth, 0, N); });
     return;
   }
 #endif
@@ -208,14 +225,14 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
   // A . B^T with few rows of A or a long k: dot products beat packing (a transpose of B) for Linear's forward
   // (bench/compare/gemm_vs_openblas: 64x256x784 at 1.2x/1.4x OpenBLAS with 1/2 threads, 0.7x/0.5x packed).
   if (csa == 1 && rsb == 1 && K >= 32 && M <= 256 && (M <= 64 || K >= 512))
-    return gemm_dot<T>(M, N, K, A, rsa, Bm, csb, C, ldc, accumulate, nthreads);
+    return gemm_dot<T>(M, N, K, A, rsa, Bm, csb, C, ldc, accumulate, nthreads, epilogue);
   thread_local std::vector<T, xsimd::aligned_allocator<T, 64>> bpack, apack_shared;
   for (std::int64_t jc = 0; jc < N; jc += Bk::NC) {
     const std::int64_t nc = std::min(Bk::NC, N - jc);
     const std::int64_t npanels = (nc + NR - 1) / NR;
     for (std::int64_t pc = 0; pc < K; pc += Bk::KC) {
       const std::int64_t kc = std::min(Bk::KC, K - pc);
-      const bool acc = accumulate || pc > 0;
+      const bool acc = accumulate || pc > 0, last_k = pc + kc >= K;
       // Pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels and all of A[:, pc:pc+kc] into MR-high panels (so every
       // thread can take any tile), zero-padded; both packings are split over the threads.
       const std::int64_t mpanels = (M + MR - 1) / MR;
@@ -272,15 +289,26 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
       parallel(nthreads, [&](int tid, int nth) {
         // Tiles in panel-of-A-major order within MC-row bands, so a band of A stays in cache.
         const std::int64_t t0 = tiles * tid / nth, t1 = tiles * (tid + 1) / nth;
+        // The epilogue takes this thread's consecutive tiles of one panel of A at once (rows of up to nc columns,
+        // still in L1/L2): per micro-tile its call and row setup cost more than the traffic it saves.
+        std::int64_t run_ip = -1, run_j0 = 0, run_j1 = 0;
+        auto flush = [&] {
+          if (run_ip >= 0) epilogue(run_ip * MR, std::min<std::int64_t>(M, run_ip * MR + MR), run_j0, run_j1);
+          run_ip = -1;
+        };
         for (std::int64_t t = t0; t < t1; ++t) {
           const std::int64_t ip = t / npanels, jp = t % npanels;
           const std::int64_t i0 = ip * MR, j0 = jc + jp * NR;
           const bool in_place = direct_b && N - j0 >= NR;
+          const std::int64_t mr = std::min<std::int64_t>(MR, M - i0), nr = std::min<std::int64_t>(NR, N - j0);
           micro_kernel<T>(kc, ap_all + ip * kc * MR, in_place ? Bm + pc * rsb + j0 : bp_all + jp * kc * NR,
-                          in_place ? rsb : NR, C + i0 * ldc + j0, ldc,
-                          static_cast<int>(std::min<std::int64_t>(MR, M - i0)),
-                          static_cast<int>(std::min<std::int64_t>(NR, N - j0)), acc);
+                          in_place ? rsb : NR, C + i0 * ldc + j0, ldc, static_cast<int>(mr), static_cast<int>(nr), acc);
+          if (last_k && epilogue.fn) {  // the tile is final
+            if (ip != run_ip) flush(), run_ip = ip, run_j0 = j0;
+            run_j1 = j0 + nr;
+          }
         }
+        flush();
       });
     }
   }
