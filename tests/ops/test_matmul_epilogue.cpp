@@ -19,8 +19,9 @@ void require_equal(const st::TensorOf<T>& got, const st::TensorOf<T>& want, doub
 TEST_CASE("matmul epilogue: relu(p + bias) and a residual add match the unfused statements on both GEMM paths",
           "[ops][matmul][epilogue]") {
   st::manual_seed(5);
-  // (M, K, N): edges of the 6 x 32 micro-tiles and of the dot-product blocks, a long k, an empty k.
-  for (auto [M, K, N] : {std::tuple{1, 1, 1}, {7, 5, 33}, {70, 50, 90}, {64, 784, 256}, {13, 0, 9}}) {
+  // (M, K, N): edges of the 6 x 32 micro-tiles and of the dot-product blocks, a long k, a wide C (tiles taken along
+  // panels of B), an empty k.
+  for (auto [M, K, N] : {std::tuple{1, 1, 1}, {7, 5, 33}, {70, 50, 90}, {64, 784, 256}, {7, 20, 200}, {13, 0, 9}}) {
     const st::Tensor x = st::randn({M, K}), b = st::randn({N}), r = st::randn({M, N});
     const st::Tensor w = st::randn({K, N}), wt = st::randn({N, K});
     for (const st::Tensor& wk : {w, wt.t()}) {  // packed path, and A . B^T read as dot products

@@ -286,26 +286,30 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
       const std::int64_t tiles = mpanels * npanels;
       const T* ap_all = apack_shared.data();
       const T* bp_all = bpack.data();
+      // Tiles in panel-of-A-major order, so a panel of A stays in L1 while panels of B stream from L2; with more
+      // panels of B than of A (a short, wide C such as the MLP's input gradient 64 x 784) panel-of-B-major, so each
+      // thread keeps to the panels of B it packed (64x784x256 with 2 threads: 149 -> 179 GFLOP/s).
+      const bool b_major = npanels > mpanels;
       parallel(nthreads, [&](int tid, int nth) {
-        // Tiles in panel-of-A-major order within MC-row bands, so a band of A stays in cache.
         const std::int64_t t0 = tiles * tid / nth, t1 = tiles * (tid + 1) / nth;
-        // The epilogue takes this thread's consecutive tiles of one panel of A at once (rows of up to nc columns,
-        // still in L1/L2): per micro-tile its call and row setup cost more than the traffic it saves.
-        std::int64_t run_ip = -1, run_j0 = 0, run_j1 = 0;
+        // The epilogue takes this thread's consecutive tiles along one panel at once (up to 1024 columns or a
+        // panel's rows, still in L1/L2): per micro-tile its call and row setup cost more than the traffic it saves.
+        std::int64_t run = -1, r0 = 0, r1 = 0, c0 = 0, c1 = 0;
         auto flush = [&] {
-          if (run_ip >= 0) epilogue(run_ip * MR, std::min<std::int64_t>(M, run_ip * MR + MR), run_j0, run_j1);
-          run_ip = -1;
+          if (run >= 0) epilogue(r0, r1, c0, c1);
+          run = -1;
         };
         for (std::int64_t t = t0; t < t1; ++t) {
-          const std::int64_t ip = t / npanels, jp = t % npanels;
+          const std::int64_t ip = b_major ? t % mpanels : t / npanels, jp = b_major ? t / mpanels : t % npanels;
           const std::int64_t i0 = ip * MR, j0 = jc + jp * NR;
           const bool in_place = direct_b && N - j0 >= NR;
           const std::int64_t mr = std::min<std::int64_t>(MR, M - i0), nr = std::min<std::int64_t>(NR, N - j0);
           micro_kernel<T>(kc, ap_all + ip * kc * MR, in_place ? Bm + pc * rsb + j0 : bp_all + jp * kc * NR,
                           in_place ? rsb : NR, C + i0 * ldc + j0, ldc, static_cast<int>(mr), static_cast<int>(nr), acc);
           if (last_k && epilogue.fn) {  // the tile is final
-            if (ip != run_ip) flush(), run_ip = ip, run_j0 = j0;
-            run_j1 = j0 + nr;
+            const std::int64_t major = b_major ? jp : ip;
+            if (major != run) flush(), run = major, r0 = i0, c0 = j0;
+            r1 = i0 + mr, c1 = j0 + nr;
           }
         }
         flush();
