@@ -273,6 +273,13 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
         for (std::int64_t p = mpanels * tid / nth; p < mpanels * (tid + 1) / nth; ++p) {
           T* dst = ap_out + p * kc * MR;
           const std::int64_t i0 = p * MR, mr = std::min<std::int64_t>(MR, M - i0);
+          if (rsa == 1) {  // A transposed in memory (a weight gradient's x^T): its panel's rows are adjacent
+            for (std::int64_t k = 0; k < kc; ++k) {
+              const T* src = A + i0 + (pc + k) * csa;
+              for (std::int64_t r = 0; r < MR; ++r) dst[k * MR + r] = r < mr ? src[r] : T(0);
+            }
+            continue;
+          }
           for (std::int64_t r = 0; r < MR; ++r) {
             if (r >= mr) {
               for (std::int64_t k = 0; k < kc; ++k) dst[k * MR + r] = T(0);
