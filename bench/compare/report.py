@@ -50,7 +50,7 @@ def table(rows, head):
 
 def render(values, header, commit, threads):
     t = f".t{threads}"
-    triad, fma = values.get("peak.triad" + t), values.get("peak.fma" + t)
+    triad, fma = values.get("peak.triad" + t), values.get("peak.fma" + t)  # the roofs at the run's thread count
     lines = [BEGIN, "", f"### Latest run of `bash bench/compare/run.sh {threads}`", ""]
     lines.append(f"{header[0] if header else ''}; commit `{commit}`.")
     lines.append(f"Roofs measured in the same run with {threads} threads: FMA peak {fmt(fma)} GFLOP/s, STREAM triad "
@@ -101,16 +101,26 @@ def render(values, header, commit, threads):
         lines += table(rows, ["step", "sinter", "libtorch", "sinter / libtorch", "roofline"])
         lines.append("")
 
+    # GEMM: one column pair per thread count measured (keys gemm.<shape>.t<threads>.sinter / .openblas).
+    gemm = [k.split(".") for k in values if k.startswith("gemm.") and k.endswith(".sinter")]
+    shapes = list(dict.fromkeys(parts[1] for parts in gemm))
+    counts = sorted({int(parts[2][1:]) for parts in gemm})
     rows = []
-    for key in sorted({k.split(".")[1] for k in values if k.startswith("gemm.") and k.endswith(".sinter")},
-                      key=lambda k: list(values).index(f"gemm.{k}.sinter")):
-        s, o = values.get(f"gemm.{key}.sinter"), values.get(f"gemm.{key}.openblas")
-        rows.append([key.replace("_", " "), fmt(s), fmt(o), f"{ratio(s / o if o else None)}x",
-                     f"{ratio(s / fma if fma else None)} of FMA peak"])
+    for shape in shapes:
+        row = [shape.replace("_", " ")]
+        for c in counts:
+            s, o = values.get(f"gemm.{shape}.t{c}.sinter"), values.get(f"gemm.{shape}.t{c}.openblas")
+            peak = values.get(f"peak.fma.t{c}")
+            row += [fmt(s), fmt(o), f"{ratio(s / o if s and o else None)}x", ratio(s / peak if s and peak else None)]
+        rows.append(row)
     if rows:
-        lines.append("SGEMM in GFLOP/s beside OpenBLAS (bench/compare/gemm_vs_openblas.cpp):")
+        lines.append("SGEMM in GFLOP/s beside OpenBLAS (bench/compare/gemm_vs_openblas.cpp); roofline: the fraction of "
+                     "the FMA peak measured with as many threads:")
         lines.append("")
-        lines += table(rows, ["shape (M x N x K)", "sinter", "OpenBLAS", "sinter / OpenBLAS", "roofline"])
+        head = ["shape (M x N x K)"]
+        for c in counts:
+            head += [f"sinter, {c}t", f"OpenBLAS, {c}t", "ratio", "roofline"]
+        lines += table(rows, head)
         lines.append("")
     lines.append(END)
     return lines

@@ -36,7 +36,9 @@ echo "# training steps, freed memory reused, libtorch on ${omp_blas:+OpenMP }Ope
 LD_LIBRARY_PATH=${omp_blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
   GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
   ./build/bench/bench/training_vs_libtorch "$threads"
-echo "# built-in SGEMM beside ${omp_blas:+OpenMP }OpenBLAS, same thread count"
-LD_LIBRARY_PATH=${omp_blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ./build/bench/bench/gemm_vs_openblas "$threads"
+echo "# built-in SGEMM beside ${omp_blas:+OpenMP }OpenBLAS, 1 thread and $threads threads"
+for t in $(echo 1 "$threads" | tr ' ' '\n' | sort -un); do
+  LD_LIBRARY_PATH=${omp_blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ./build/bench/bench/gemm_vs_openblas "$t"
+done
 } | tee "$results"
 python3 bench/compare/report.py "$results" docs/benchmarks.md "$(git describe --always --dirty 2>/dev/null || echo unknown)" "$threads"
