@@ -41,4 +41,7 @@ for t in $(echo 1 "$threads" | tr ' ' '\n' | sort -un); do
   LD_LIBRARY_PATH=${omp_blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ./build/bench/bench/gemm_vs_openblas "$t"
 done
 } | tee "$results"
-python3 bench/compare/report.py "$results" docs/benchmarks.md "$(git describe --always --dirty 2>/dev/null || echo unknown)" "$threads"
+# The commit measured; changes other than this document's generated section are flagged.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- . ':(exclude)docs/benchmarks.md' 2>/dev/null || commit="$commit with local changes"
+python3 bench/compare/report.py "$results" docs/benchmarks.md "$commit" "$threads"
