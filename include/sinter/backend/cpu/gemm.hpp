@@ -190,13 +190,14 @@ bool uses_cblas(std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t rsa
 
 /// C[M x N] (row-major, leading dim ldc) = (accumulate ? C : 0) + A[M x K] . B[K x N], where element (i, k) of A is
 /// A[i * rsa + k * csa] and element (k, j) of B is B[k * rsb + j * csb]. One kernel.
+/// gemm on a given number of threads, not counted as a kernel: for kernels that run many small products inside
+/// their own parallel loop (conv2d, one image per iteration).
 template <class T>
-void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t rsa, std::int64_t csa, const T* Bm,
-          std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc, bool accumulate,
-          const TileEpilogue& epilogue = {}) {
+void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t rsa,
+             std::int64_t csa, const T* Bm, std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc, bool accumulate,
+             const TileEpilogue& epilogue = {}) {
   using Bk = GemmBlocking<T>;
   constexpr int MR = Bk::MR, NR = Bk::NR;
-  detail::count_kernel(kCPU);
   if (M == 0 || N == 0) return;
   if (K == 0) {
     if (!accumulate)
@@ -221,7 +222,6 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
     return;
   }
 #endif
-  const int nthreads = threads_for(2 * M * N * K, 1 << 18);
   // A . B^T with few rows of A or a long k: dot products beat packing (a transpose of B) for Linear's forward
   // (bench/compare/gemm_vs_openblas: 64x256x784 at 1.2x/1.4x OpenBLAS with 1/2 threads, 0.7x/0.5x packed).
   if (csa == 1 && rsb == 1 && K >= 32 && M <= 256 && (M <= 64 || K >= 512))
@@ -323,6 +323,15 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
       });
     }
   }
+}
+
+/// C (+)= A . B for any strides of A and B: one kernel, on as many threads as the product's size pays for.
+template <class T>
+void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t rsa, std::int64_t csa, const T* Bm,
+          std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc, bool accumulate,
+          const TileEpilogue& epilogue = {}) {
+  detail::count_kernel(kCPU);
+  gemm_on<T>(threads_for(2 * M * N * K, 1 << 18), M, N, K, A, rsa, csa, Bm, rsb, csb, C, ldc, accumulate, epilogue);
 }
 
 }  // namespace sinter::cpu

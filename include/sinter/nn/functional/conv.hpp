@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// conv2d as im2col + one GEMM per group over the whole batch (M = out channels, N = batch x output pixels), so the
-// GEMM is large even for small images. Backward: one GEMM for the weight gradient, one for the column gradient,
-// col2im for the input gradient. NCHW layout, like PyTorch.
+// conv2d through im2col and the GEMM, NCHW layout like PyTorch. On the CPU one image at a time: its column matrix
+// is built by the thread that owns the image and read by the GEMM while in its cache, the GEMM writes the NCHW output
+// directly, and the backward works image by image from the columns the forward kept (one pass each way). On a GPU one
+// GEMM per group over the whole batch (M = out channels, N = batch x output pixels), which fills the device; its
+// backward is one GEMM for the weight gradient, one for the column gradient and col2im.
 #pragma once
 
 #include <algorithm>
@@ -116,105 +118,167 @@ struct BiasGradKernel {
 using sinter::detail::launch_for_each;
 using sinter::detail::launch_gemm;
 
-/// cols[(c*KH + kh)*KW + kw, (n*OH + oh)*OW + ow] = x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (0 outside).
+// ---- CPU: one image at a time --------------------------------------------------------------------------------
+
+// The rows im2col copies are as short as an image is wide (10 floats for LeNet's second layer): GCC would turn the
+// copy and fill loops into memmove/memset calls, which cost more than they move (28% of that layer's backward).
+#if defined(__GNUC__) && !defined(__clang__)
+#define SINTER_NO_LIBCALL_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define SINTER_NO_LIBCALL_LOOPS
+#endif
+
+/// cols[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (0 outside), for one image.
 template <class T>
-void im2col(Device dev, const T* x, T* cols, const Conv2dGeometry& g) {
-  if (!dev.is_cpu()) return launch_for_each(dev, g.C * g.KH * g.KW * g.P(), Im2colKernel<T>{x, cols, g}, "conv2d");
-  count_kernel(kCPU);
-  const std::int64_t rows = g.C * g.KH * g.KW, P = g.P();
-  cpu::parallel(cpu::threads_for(rows * P), [&](int tid, int nth) {
-    for (std::int64_t r = rows * tid / nth; r < rows * (tid + 1) / nth; ++r) {
-      const std::int64_t c = r / (g.KH * g.KW), kh = (r / g.KW) % g.KH, kw = r % g.KW;
-      T* out = cols + r * P;
-      for (std::int64_t n = 0; n < g.N; ++n) {
-        const T* plane = x + (n * g.C + c) * g.H * g.W;
-        for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-          const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
-          T* o = out + (n * g.OH + oh) * g.OW;
-          if (ih < 0 || ih >= g.H) {
-            std::fill(o, o + g.OW, T(0));
-            continue;
-          }
-          const T* src = plane + ih * g.W;
-          const auto [lo, hi] = valid_columns(g, kw);
-          std::fill(o, o + lo, T(0));
-          const std::int64_t first = lo * g.sw - g.pw + kw * g.dw;
-          if (g.sw == 1) {
-            std::copy(src + first, src + first + (hi - lo), o + lo);
-          } else {
-            for (std::int64_t ow = lo; ow < hi; ++ow) o[ow] = src[first + (ow - lo) * g.sw];
-          }
-          std::fill(o + hi, o + g.OW, T(0));
-        }
+SINTER_NO_LIBCALL_LOOPS void im2col_image(const T* x, T* cols, const Conv2dGeometry& g) {
+  const std::int64_t ohw = g.OH * g.OW;
+  for (std::int64_t r = 0; r < g.C * g.KH * g.KW; ++r) {
+    const std::int64_t c = r / (g.KH * g.KW), kh = (r / g.KW) % g.KH, kw = r % g.KW;
+    const T* plane = x + c * g.H * g.W;
+    const auto [lo, hi] = valid_columns(g, kw);
+    const std::int64_t first = lo * g.sw - g.pw + kw * g.dw;
+    for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+      T* o = cols + r * ohw + oh * g.OW;
+      const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+      if (ih < 0 || ih >= g.H) {
+        for (std::int64_t ow = 0; ow < g.OW; ++ow) o[ow] = T(0);
+        continue;
       }
+      const T* src = plane + ih * g.W + first - lo * g.sw;  // src[ow * sw] is the input of output column ow
+      for (std::int64_t ow = 0; ow < lo; ++ow) o[ow] = T(0);
+      if (g.sw == 1)
+        for (std::int64_t ow = lo; ow < hi; ++ow) o[ow] = src[ow];
+      else
+        for (std::int64_t ow = lo; ow < hi; ++ow) o[ow] = src[ow * g.sw];
+      for (std::int64_t ow = hi; ow < g.OW; ++ow) o[ow] = T(0);
+    }
+  }
+}
+
+/// dx[c, ih, iw] (+)= the column entries that read it (the adjoint of im2col_image), for one image.
+template <class T>
+SINTER_NO_LIBCALL_LOOPS void col2im_image(const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
+  const std::int64_t ohw = g.OH * g.OW;
+  if (!accumulate) std::fill_n(dx, g.C * g.H * g.W, T(0));  // one long fill: the library call pays
+  for (std::int64_t r = 0; r < g.C * g.KH * g.KW; ++r) {
+    const std::int64_t c = r / (g.KH * g.KW), kh = (r / g.KW) % g.KH, kw = r % g.KW;
+    const auto [lo, hi] = valid_columns(g, kw);
+    for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+      const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+      if (ih < 0 || ih >= g.H) continue;
+      const T* s = dcols + r * ohw + oh * g.OW;
+      T* d = dx + (c * g.H + ih) * g.W + kw * g.dw - g.pw;  // d[ow * sw] is the input column of output column ow
+      for (std::int64_t ow = lo; ow < hi; ++ow) d[ow * g.sw] += s[ow];
+    }
+  }
+}
+
+/// Per-thread scratch that keeps its capacity between calls (64-byte aligned).
+template <class T>
+T* image_scratch(int slot, std::int64_t n) {
+  thread_local std::vector<T, xsimd::aligned_allocator<T, 64>> buf[2];
+  auto& b = buf[slot];
+  if (static_cast<std::int64_t>(b.size()) < n) b.resize(static_cast<std::size_t>(n));
+  return b.data();
+}
+
+/// Images split over threads: each thread as many images as the work pays for, no more threads than images.
+inline int image_threads(const Conv2dGeometry& g) {
+  const int t = cpu::threads_for(g.N * g.OC * g.OH * g.OW * g.Kg(), 1 << 18);
+  return static_cast<int>(std::min<std::int64_t>(t, g.N));
+}
+
+/// out[n] = W . im2col(x[n]) (+ bias) per group, image by image. With saved_cols (N images of C*KH*KW x OH*OW) the
+/// columns are kept there for the backward, else in per-thread scratch. One kernel.
+template <class T>
+void conv2d_forward_cpu(const T* x, const T* w, const T* bias, T* out, T* saved_cols, const Conv2dGeometry& g) {
+  count_kernel(kCPU);
+  const std::int64_t ohw = g.OH * g.OW, Kg = g.Kg(), OCg = g.OCg(), image_cols = g.C * g.KH * g.KW * ohw;
+  cpu::parallel(image_threads(g), [&](int tid, int nth) {
+    T* scratch = saved_cols ? nullptr : image_scratch<T>(0, image_cols);
+    for (std::int64_t n = g.N * tid / nth; n < g.N * (tid + 1) / nth; ++n) {
+      T* cols = saved_cols ? saved_cols + n * image_cols : scratch;
+      im2col_image(x + n * g.C * g.H * g.W, cols, g);
+      T* o = out + n * g.OC * ohw;
+      if (bias)  // the bias is the GEMM's starting value
+        for (std::int64_t oc = 0; oc < g.OC; ++oc) std::fill_n(o + oc * ohw, ohw, bias[oc]);
+      for (std::int64_t gr = 0; gr < g.groups; ++gr)
+        cpu::gemm_on<T>(1, OCg, ohw, Kg, w + gr * OCg * Kg, Kg, 1, cols + gr * Kg * ohw, ohw, 1, o + gr * OCg * ohw,
+                        ohw, bias != nullptr);
     }
   });
 }
 
-/// dx[n, c, ih, iw] += dcols[...] (the adjoint of im2col); zeroes dx first unless accumulating. One thread owns a
-/// channel, so no two threads write the same element.
+/// The three gradients image by image from the forward's saved columns: dW += gout[n] . cols[n]^T and db += row sums
+/// of gout[n] into per-thread partials (summed in thread order: the result depends on the thread count only),
+/// dx[n] = col2im(W^T . gout[n]). Null destinations are skipped. One kernel.
 template <class T>
-void col2im(Device dev, const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
-  if (!dev.is_cpu())
-    return launch_for_each(dev, g.N * g.C * g.H * g.W, Col2imKernel<T>{dcols, dx, g, accumulate}, "conv2d backward");
+void conv2d_backward_cpu(const T* saved_cols, const T* w, const T* gout, T* dx, bool dx_acc, T* dw, bool dw_acc, T* db,
+                         bool db_acc, const Conv2dGeometry& g) {
   count_kernel(kCPU);
-  const std::int64_t P = g.P();
-  cpu::parallel(cpu::threads_for(g.C * g.KH * g.KW * P), [&](int tid, int nth) {
-    for (std::int64_t c = g.C * tid / nth; c < g.C * (tid + 1) / nth; ++c) {
-      if (!accumulate)
-        for (std::int64_t n = 0; n < g.N; ++n) std::fill_n(dx + (n * g.C + c) * g.H * g.W, g.H * g.W, T(0));
-      for (std::int64_t kh = 0; kh < g.KH; ++kh)
-        for (std::int64_t kw = 0; kw < g.KW; ++kw) {
-          const T* in = dcols + ((c * g.KH + kh) * g.KW + kw) * P;
-          for (std::int64_t n = 0; n < g.N; ++n) {
-            T* plane = dx + (n * g.C + c) * g.H * g.W;
-            for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-              const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
-              if (ih < 0 || ih >= g.H) continue;
-              const T* s = in + (n * g.OH + oh) * g.OW;
-              T* d = plane + ih * g.W + kw * g.dw - g.pw;  // d[ow * sw] is the input column of output column ow
-              const auto [lo, hi] = valid_columns(g, kw);
-              for (std::int64_t ow = lo; ow < hi; ++ow) d[ow * g.sw] += s[ow];
-            }
-          }
+  const std::int64_t ohw = g.OH * g.OW, Kg = g.Kg(), OCg = g.OCg(), wsize = g.OC * Kg;
+  const std::int64_t image_cols = g.C * g.KH * g.KW * ohw;
+  const int nt = image_threads(g);
+  std::vector<T> pdw(dw ? static_cast<std::size_t>(nt * wsize) : 0), pdb(db ? static_cast<std::size_t>(nt * g.OC) : 0);
+  cpu::parallel(nt, [&](int tid, int nth) {
+    T* dcols = image_scratch<T>(1, image_cols);
+    for (std::int64_t n = g.N * tid / nth; n < g.N * (tid + 1) / nth; ++n) {
+      const T* gn = gout + n * g.OC * ohw;
+      const T* cols = saved_cols + n * image_cols;
+      if (dw) {
+        for (std::int64_t gr = 0; gr < g.groups; ++gr)  // A . B^T, both contiguous along the pixels
+          cpu::gemm_on<T>(1, OCg, Kg, ohw, gn + gr * OCg * ohw, ohw, 1, cols + gr * Kg * ohw, 1, ohw,
+                          pdw.data() + tid * wsize + gr * OCg * Kg, Kg, true);
+      }
+      if (db)
+        for (std::int64_t oc = 0; oc < g.OC; ++oc) {
+          T s(0);
+          for (std::int64_t p = 0; p < ohw; ++p) s += gn[oc * ohw + p];
+          pdb[static_cast<std::size_t>(tid * g.OC + oc)] += s;
         }
+      if (dx) {
+        for (std::int64_t gr = 0; gr < g.groups; ++gr)  // W_g^T . gout_g
+          cpu::gemm_on<T>(1, Kg, ohw, OCg, w + gr * OCg * Kg, 1, Kg, gn + gr * OCg * ohw, ohw, 1, dcols + gr * Kg * ohw,
+                          ohw, false);
+        col2im_image(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
+      }
     }
   });
+  auto combine = [&](T* dst, const std::vector<T>& part, std::int64_t size, bool acc) {
+    for (std::int64_t k = 0; k < size; ++k) {
+      T s = acc ? dst[k] : T(0);
+      for (int t = 0; t < nt; ++t) s += part[static_cast<std::size_t>(t * size + k)];
+      dst[k] = s;
+    }
+  };
+  if (dw) combine(dw, pdw, wsize, dw_acc);
+  if (db) combine(db, pdb, g.OC, db_acc);
+}
+
+// ---- a GPU: the whole batch at once, one element per index -------------------------------------------------------
+
+/// cols[(c*KH + kh)*KW + kw, (n*OH + oh)*OW + ow] = x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (0 outside).
+template <class T>
+void im2col(Device dev, const T* x, T* cols, const Conv2dGeometry& g) {
+  launch_for_each(dev, g.C * g.KH * g.KW * g.P(), Im2colKernel<T>{x, cols, g}, "conv2d");
+}
+
+/// dx (+)= the adjoint of im2col, as a gather.
+template <class T>
+void col2im(Device dev, const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
+  launch_for_each(dev, g.N * g.C * g.H * g.W, Col2imKernel<T>{dcols, dx, g, accumulate}, "conv2d backward");
 }
 
 /// out[n, oc, p] = y[oc, n*OHW + p] + bias[oc]: GEMM layout to NCHW, bias fused in.
 template <class T>
 void gemm_to_nchw(Device dev, const T* y, const T* bias, T* out, const Conv2dGeometry& g) {
-  if (!dev.is_cpu())
-    return launch_for_each(dev, g.N * g.OC * g.OH * g.OW, NchwGemmKernel<T>{y, bias, out, g, false}, "conv2d");
-  count_kernel(kCPU);
-  const std::int64_t ohw = g.OH * g.OW, P = g.P();
-  cpu::parallel(cpu::threads_for(g.N * g.OC * ohw), [&](int tid, int nth) {
-    const std::int64_t planes = g.N * g.OC;
-    for (std::int64_t q = planes * tid / nth; q < planes * (tid + 1) / nth; ++q) {
-      const std::int64_t n = q / g.OC, oc = q % g.OC;
-      const T b = bias ? bias[oc] : T(0);
-      const T* s = y + oc * P + n * ohw;
-      T* d = out + q * ohw;
-      for (std::int64_t p = 0; p < ohw; ++p) d[p] = s[p] + b;
-    }
-  });
+  launch_for_each(dev, g.N * g.OC * g.OH * g.OW, NchwGemmKernel<T>{y, bias, out, g, false}, "conv2d");
 }
 
 /// gt[oc, n*OHW + p] = g[n, oc, p]: the output gradient in GEMM layout.
 template <class T>
 void nchw_to_gemm(Device dev, const T* gout, T* gt, const Conv2dGeometry& g) {
-  if (!dev.is_cpu())
-    return launch_for_each(dev, g.N * g.OC * g.OH * g.OW, NchwGemmKernel<T>{gout, nullptr, gt, g, true},
-                           "conv2d backward");
-  count_kernel(kCPU);
-  const std::int64_t ohw = g.OH * g.OW, P = g.P(), planes = g.N * g.OC;
-  cpu::parallel(cpu::threads_for(planes * ohw), [&](int tid, int nth) {
-    for (std::int64_t q = planes * tid / nth; q < planes * (tid + 1) / nth; ++q) {
-      const std::int64_t n = q / g.OC, oc = q % g.OC;
-      std::memcpy(gt + oc * P + n * ohw, gout + q * ohw, static_cast<std::size_t>(ohw) * sizeof(T));
-    }
-  });
+  launch_for_each(dev, g.N * g.OC * g.OH * g.OW, NchwGemmKernel<T>{gout, nullptr, gt, g, true}, "conv2d backward");
 }
 
 template <class T>
@@ -224,11 +288,20 @@ class Conv2dBackward final : public Node {
   Device dev() const { return w_->device(); }
 
  public:
-  Conv2dBackward(Conv2dGeometry g, std::shared_ptr<TensorImpl> cols, std::shared_ptr<TensorImpl> w)
-      : g_(g), cols_(std::move(cols)), w_(std::move(w)) {}
+  /// saved: the batch's columns, image by image (CPU) or as one GEMM operand (a GPU).
+  Conv2dBackward(Conv2dGeometry g, std::shared_ptr<TensorImpl> saved, std::shared_ptr<TensorImpl> w)
+      : g_(g), cols_(std::move(saved)), w_(std::move(w)) {}
   const char* name() const noexcept override { return "ConvolutionBackward"; }
   void apply(const TensorImpl& gout, std::vector<GradTarget>& targets) override {
     const auto& g = g_;
+    if (dev().is_cpu()) {
+      auto ptr = [](GradTarget& t) { return t.buffer ? static_cast<T*>(t.buffer->data()) : nullptr; };
+      GradTarget none;
+      GradTarget& tb = targets.size() > 2 ? targets[2] : none;
+      return conv2d_backward_cpu<T>(static_cast<const T*>(cols_->data()), static_cast<const T*>(w_->data()),
+                                    static_cast<const T*>(gout.data()), ptr(targets[0]), targets[0].accumulate,
+                                    ptr(targets[1]), targets[1].accumulate, ptr(tb), tb.accumulate, g);
+    }
     const std::int64_t P = g.P(), Kg = g.Kg(), OCg = g.OCg();
     auto gt_buf = scratch(g.OC * P);
     T* gt = static_cast<T*>(gt_buf->data());
@@ -309,6 +382,25 @@ TensorOf<T> conv2d(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
   const TensorOf<T> b = bias.defined() ? bias.contiguous() : TensorOf<T>();
   const std::int64_t P = g.P(), Kg = g.Kg(), OCg = g.OCg();
   const Device dev = x.device();
+  const bool grad = is_grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+  auto record = [&](TensorImpl& out, std::shared_ptr<TensorImpl> saved) {
+    sinter::detail::check_forward_anomaly(out, {x.impl().get(), w.impl().get(), b.defined() ? b.impl().get() : nullptr},
+                                          "conv2d");
+    if (!grad) return;
+    auto node = std::make_shared<detail::Conv2dBackward<T>>(g, std::move(saved), w.impl());
+    node->inputs = {x.impl(), w.impl()};
+    if (b.defined()) node->inputs.push_back(b.impl());
+    out.grad_fn = std::move(node);
+  };
+  if (dev.is_cpu()) {
+    // With a gradient to come the columns are kept (the backward needs them); without, they live in cache only.
+    auto cols = grad ? TensorImpl::empty({g.N, g.C * g.KH * g.KW * g.OH * g.OW}, dtype_of<T>(), dev) : nullptr;
+    auto out = TensorImpl::empty({g.N, g.OC, g.OH, g.OW}, dtype_of<T>(), dev);
+    detail::conv2d_forward_cpu<T>(x.data(), w.data(), b.defined() ? b.data() : nullptr, static_cast<T*>(out->data()),
+                                  cols ? static_cast<T*>(cols->data()) : nullptr, g);
+    record(*out, cols);
+    return TensorOf<T>(std::move(out));
+  }
   auto cols = TensorImpl::empty({g.C * g.KH * g.KW, P}, dtype_of<T>(), dev);
   detail::im2col<T>(dev, x.data(), static_cast<T*>(cols->data()), g);
   auto y_buf = TensorImpl::empty({g.OC * P}, dtype_of<T>(), dev);  // uninitialised: the GEMM overwrites it
@@ -318,15 +410,7 @@ TensorOf<T> conv2d(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
                            static_cast<const T*>(cols->data()) + gr * Kg * P, P, 1, y + gr * OCg * P, P, false);
   auto out = TensorImpl::empty({g.N, g.OC, g.OH, g.OW}, dtype_of<T>(), dev);
   detail::gemm_to_nchw<T>(dev, y, b.defined() ? b.data() : nullptr, static_cast<T*>(out->data()), g);
-  sinter::detail::check_forward_anomaly(*out, {x.impl().get(), w.impl().get(), b.defined() ? b.impl().get() : nullptr},
-                                        "conv2d");
-  const bool grad = is_grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
-  if (grad) {
-    auto node = std::make_shared<detail::Conv2dBackward<T>>(g, cols, w.impl());
-    node->inputs = {x.impl(), w.impl()};
-    if (b.defined()) node->inputs.push_back(b.impl());
-    out->grad_fn = std::move(node);
-  }
+  record(*out, cols);
   return TensorOf<T>(std::move(out));
 }
 
