@@ -19,7 +19,7 @@
 
 // Fully unrolls a loop over a register tile, so its accumulators live in registers at -O2 too (GCC unrolls such
 // loops only at -O3: the built-in GEMM ran at 58 instead of 150 GFLOP/s in a -O2 build).
-#if defined(__clang__) || defined(__GNUC__)
+#if (defined(__clang__) || defined(__GNUC__)) && !defined(__CUDACC__)  // nvcc's front end rejects the GCC form
 #define SINTER_UNROLL _Pragma("GCC unroll 32")
 #else
 #define SINTER_UNROLL
