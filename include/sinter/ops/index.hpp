@@ -148,6 +148,16 @@ class GatherBackward final : public Node {
 
 // ---- the device paths: one functor per element, the same code for any device (run by launch_for_each) ------------
 
+/// Where element e of an index_select result [outer, m, inner] reads from x [outer, n, inner]; -1 when its index lies
+/// outside [-n, n).
+SINTER_HD inline std::int64_t select_source(std::int64_t e, const std::int64_t* idx, std::int64_t m, std::int64_t n,
+                                            std::int64_t inner) {
+  const std::int64_t i = e % inner, j = (e / inner) % m, o = e / (inner * m);
+  const std::int64_t k = idx[j];
+  if (k < -n || k >= n) return -1;
+  return (o * n + (k < 0 ? k + n : k)) * inner + i;
+}
+
 /// index_select on a device: out[o, j, i] = x[o, idx[j], i]. The indices stay on the device: each is checked where
 /// it is read, and one outside [-n, n) leaves its position + 1 in *bad for the host to report.
 template <class T>
@@ -158,14 +168,9 @@ struct IndexSelectKernel {
   std::int64_t m, n, inner;
   std::int64_t* bad;
   SINTER_HD void operator()(std::int64_t e) const {
-    const std::int64_t i = e % inner, j = (e / inner) % m, o = e / (inner * m);
-    std::int64_t k = idx[j];
-    if (k < -n || k >= n) {
-      *bad = j + 1;
-      return;
-    }
-    if (k < 0) k += n;
-    out[e] = x[(o * n + k) * inner + i];
+    const std::int64_t s = select_source(e, idx, m, n, inner);
+    if (s < 0) *bad = (e / inner) % m + 1;
+    else out[e] = x[s];
   }
 };
 
@@ -178,11 +183,8 @@ struct IndexAddKernel {
   std::int64_t m, n, inner;
   bool rows;  // index_select (rows of the layout) or gather (idx holds offsets already)
   SINTER_HD void operator()(std::int64_t e) const {
-    if (!rows) return sinter::detail::atomic_add(dx + idx[e], g[e]);
-    const std::int64_t i = e % inner, j = (e / inner) % m, o = e / (inner * m);
-    std::int64_t k = idx[j];
-    if (k < 0) k += n;
-    sinter::detail::atomic_add(dx + (o * n + k) * inner + i, g[e]);
+    // the forward checked every index
+    sinter::detail::atomic_add(dx + (rows ? select_source(e, idx, m, n, inner) : idx[e]), g[e]);
   }
 };
 

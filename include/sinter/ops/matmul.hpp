@@ -196,25 +196,16 @@ auto matmul(const A& a_in, const B& b_in, F&& epilogue, const SourceLocation& lo
   bool reads_product = false;
   for (auto* h : leaves) {
     const TensorImpl& l = **h;
-    const bool is_product = l.storage == prod->storage;
-    reads_product = reads_product || is_product;
-    fusable = fusable && l.device().is_cpu() &&
-              (!is_product ||
-               (l.offset == prod->offset &&
-                broadcast_strides(l.shape, l.strides, prod->shape) == broadcast_strides(prod->shape, prod->strides,
-                                                                                       prod->shape)));
+    reads_product = reads_product || l.storage == prod->storage;
+    fusable = fusable && l.device().is_cpu() && detail::reads_in_step(l, *prod);
   }
   fusable = fusable && reads_product;
   if (!fusable) return unfused();
   // Without a gradient the epilogue overwrites the product element for element; with one, both are kept.
   const bool keep_product = detail::any_needs_grad(leaves);
   auto out = keep_product ? TensorImpl::empty(prod->shape, dtype_of<T>(), a.device()) : prod;
-  const expr::IterationSpace space = [&] {
-    std::vector<Shape> st;
-    for (auto* h : leaves) st.push_back(broadcast_strides((*h)->shape, (*h)->strides, prod->shape));
-    st.push_back(out->strides);
-    return expr::IterationSpace(prod->shape, st, /*coalesce=*/false);
-  }();
+  const expr::IterationSpace space =
+      detail::statement_space(leaves, prod->shape, {{&out->shape, out->strides}}, /*coalesce=*/false);
   expr::PlanBuilder builder(space);
   using Tile = cpu::TileStatement<T, expr::plan_t<E>>;
   const Tile tile{e.plan(builder), builder.extra(0), static_cast<T*>(out->data())};

@@ -66,14 +66,23 @@ inline std::vector<std::shared_ptr<TensorImpl>> unique_inputs(const LeafHandles&
 
 /// The iteration space of a statement over `shape`: every leaf's strides broadcast to it, then `extra` operands
 /// (a destination, seeds, gradient buffers) as (shape, strides) pairs. Out of line and per statement kind, not per
-/// expression: what depends on the expression's type is only its plan and its kernel (compile time).
+/// expression: what depends on the expression's type is only its plan and its kernel (compile time). coalesce =
+/// false keeps the dims as they are (a GEMM epilogue addresses rows and columns).
 [[gnu::noinline]] inline expr::IterationSpace statement_space(const LeafHandles& leaves, const Shape& shape,
-                                                              const std::vector<std::pair<const Shape*, Shape>>& extra) {
+                                                              const std::vector<std::pair<const Shape*, Shape>>& extra,
+                                                              bool coalesce = true) {
   std::vector<Shape> st;
   st.reserve(leaves.size() + extra.size());
   for (auto* h : leaves) st.push_back(broadcast_strides((*h)->shape, (*h)->strides, shape));
   for (const auto& [s, strides] : extra) st.push_back(broadcast_strides(*s, strides, shape));
-  return expr::IterationSpace(shape, st);
+  return expr::IterationSpace(shape, st, coalesce);
+}
+
+/// True when leaf l may be read while dst is written in the same pass: it is not dst's memory, or it reads dst's
+/// elements one for one (same offset, same strides once broadcast to dst's shape).
+inline bool reads_in_step(const TensorImpl& l, const TensorImpl& dst) {
+  return l.storage != dst.storage || (l.offset == dst.offset && broadcast_strides(l.shape, l.strides, dst.shape) ==
+                                                                    broadcast_strides(dst.shape, dst.strides, dst.shape));
 }
 
 /// dst (+)= e, dst already of e's broadcast shape, on dst's device.
@@ -207,12 +216,7 @@ void assign_into(const TensorImpl& dst, const E& e, bool add, const SourceLocati
                "optimisers do) or write out of place, y = expression");
   // Reading memory that is being written is safe only element for element: same offset, same strides.
   bool overlap = false;
-  const Shape dst_st = broadcast_strides(dst.shape, dst.strides, dst.shape);
-  for (auto* h : leaves) {
-    const TensorImpl& l = **h;
-    if (l.storage != dst.storage) continue;
-    overlap = overlap || l.offset != dst.offset || !(broadcast_strides(l.shape, l.strides, dst.shape) == dst_st);
-  }
+  for (auto* h : leaves) overlap = overlap || !reads_in_step(**h, dst);
   if (overlap) {
     auto tmp = TensorImpl::empty(dst.shape, dst.dtype, dev);
     run_forward<T>(e, leaves, *tmp, false);

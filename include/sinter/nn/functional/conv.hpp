@@ -120,17 +120,9 @@ using sinter::detail::launch_gemm;
 
 // ---- CPU: one image at a time --------------------------------------------------------------------------------
 
-// The rows im2col copies are as short as an image is wide (10 floats for LeNet's second layer): GCC would turn the
-// copy and fill loops into memmove/memset calls, which cost more than they move (28% of that layer's backward).
-#if defined(__GNUC__) && !defined(__clang__)
-#define SINTER_NO_LIBCALL_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define SINTER_NO_LIBCALL_LOOPS
-#endif
-
 /// cols[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (0 outside), for one image.
 template <class T>
-SINTER_NO_LIBCALL_LOOPS void im2col_image(const T* x, T* cols, const Conv2dGeometry& g) {
+void im2col_image(const T* x, T* cols, const Conv2dGeometry& g) {
   const std::int64_t ohw = g.OH * g.OW;
   for (std::int64_t r = 0; r < g.C * g.KH * g.KW; ++r) {
     const std::int64_t c = r / (g.KH * g.KW), kh = (r / g.KW) % g.KH, kw = r % g.KW;
@@ -157,9 +149,9 @@ SINTER_NO_LIBCALL_LOOPS void im2col_image(const T* x, T* cols, const Conv2dGeome
 
 /// dx[c, ih, iw] (+)= the column entries that read it (the adjoint of im2col_image), for one image.
 template <class T>
-SINTER_NO_LIBCALL_LOOPS void col2im_image(const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
+void col2im_image(const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
   const std::int64_t ohw = g.OH * g.OW;
-  if (!accumulate) std::fill_n(dx, g.C * g.H * g.W, T(0));  // one long fill: the library call pays
+  if (!accumulate) std::fill_n(dx, g.C * g.H * g.W, T(0));
   for (std::int64_t r = 0; r < g.C * g.KH * g.KW; ++r) {
     const std::int64_t c = r / (g.KH * g.KW), kh = (r / g.KW) % g.KH, kw = r % g.KW;
     const auto [lo, hi] = valid_columns(g, kw);
