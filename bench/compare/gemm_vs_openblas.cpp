@@ -2,7 +2,8 @@
 // sinter's built-in SGEMM (backend/cpu/gemm.hpp) and the system CBLAS (OpenBLAS) on the same operands, alternating
 // in one process: square sizes and the skinny shapes of MLP training with their backward transposes. Prints GFLOP/s
 // and the sinter/OpenBLAS ratio per shape. Usage: gemm_vs_openblas [threads] (run.sh picks OpenBLAS's OpenMP build,
-// so both libraries use the same thread pool size).
+// so both libraries use the same thread pool size). Built twice: with -march=native (keys gemm.*) and without -march
+// (SINTER_BENCH_PORTABLE, keys gemm_portable.*), where the GEMM finds the CPU's wider kernels at run time.
 #include <cblas.h>
 #include <omp.h>
 
@@ -55,7 +56,11 @@ int main(int argc, char** argv) {
                   1.0f, a, s.ta ? s.M : s.K, b, s.tb ? s.K : s.N, 0.0f, c, s.N);
     });
     const double flop = 2.0 * s.M * s.N * s.K;
+#if defined(SINTER_BENCH_PORTABLE)
+    const std::string key = std::string("gemm_portable.") + s.name + ".t" + std::to_string(threads);
+#else
     const std::string key = std::string("gemm.") + s.name + ".t" + std::to_string(threads);
+#endif
     bench::result((key + ".sinter").c_str(), flop / ours * 1e-9, "GFLOP/s");
     bench::result((key + ".openblas").c_str(), flop / theirs * 1e-9, "GFLOP/s");
     bench::result((key + ".ratio_sinter_over_openblas").c_str(), theirs / ours, "x");

@@ -20,7 +20,8 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
 fi
 cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DSINTER_BUILD_BENCH=ON -DSINTER_BUILD_TESTS=OFF \
   -DSINTER_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build/bench -j"$(nproc)" --target eltwise_vs_libtorch training_vs_libtorch gemm_vs_openblas
+cmake --build build/bench -j"$(nproc)" --target eltwise_vs_libtorch training_vs_libtorch gemm_vs_openblas \
+  gemm_vs_openblas_portable
 results=build/bench/compare_results.txt
 {
 echo "# $(date -u +%F) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), threads=$threads, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
@@ -40,6 +41,10 @@ echo "# built-in SGEMM beside ${omp_blas:+OpenMP }OpenBLAS, 1 thread and $thread
 for t in $(echo 1 "$threads" | tr ' ' '\n' | sort -un); do
   LD_LIBRARY_PATH=${omp_blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ./build/bench/bench/gemm_vs_openblas "$t"
 done
+echo "# the same built without -march (GEMM kernels picked at run time), $threads threads"
+LD_LIBRARY_PATH=${omp_blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ./build/bench/bench/gemm_vs_openblas_portable "$threads" |
+  grep -v '^RESULT peak'
+
 } | tee "$results"
 # The commit measured; changes other than this document's generated section are flagged.
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)

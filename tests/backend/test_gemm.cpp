@@ -1,45 +1,38 @@
 // SPDX-License-Identifier: Apache-2.0
-// The built-in GEMM against a double reference: both of its paths (packed panels, and dot products for A . B^T), all
-// four transpose cases, edge tiles in every direction, with and without accumulation, one and two threads.
-#include <support/reference.hpp>
+// The built-in GEMM against a double reference on every path, transpose and edge (support/gemm_check.hpp), and the
+// choice of its instruction set in a build for this machine's own (-march=native).
+#include <cstdlib>
+
+#include <support/gemm_check.hpp>
 
 namespace st = sinter;
-
-namespace {
-template <class T>
-void check_gemm(std::int64_t M, std::int64_t N, std::int64_t K, bool ta, bool tb, bool acc) {
-  st::manual_seed(static_cast<std::uint64_t>(M * 1000003 + N * 1009 + K));
-  const st::TensorOf<T> at = st::randn<T>({M * K}), bt = st::randn<T>({K * N});
-  const T* a = at.data();
-  const T* b = bt.data();
-  const std::int64_t rsa = ta ? 1 : K, csa = ta ? M : 1, rsb = tb ? 1 : N, csb = tb ? K : 1;
-  std::vector<T> c(static_cast<std::size_t>(M * N), T(0.25));
-  st::cpu::gemm<T>(M, N, K, a, rsa, csa, b, rsb, csb, c.data(), N, acc);
-  int bad = 0;
-  for (std::int64_t i = 0; i < M; ++i)
-    for (std::int64_t j = 0; j < N; ++j) {
-      double want = acc ? 0.25 : 0.0;
-      for (std::int64_t k = 0; k < K; ++k) want += double(a[i * rsa + k * csa]) * double(b[k * rsb + j * csb]);
-      const double got = c[static_cast<std::size_t>(i * N + j)];
-      const double tol = (sizeof(T) == 4 ? 1e-5 : 1e-13) * (1 + std::sqrt(double(K)) * 4);
-      if (std::fabs(got - want) > tol * (1 + std::fabs(want)) && ++bad <= 3)
-        FAIL_CHECK(M << "x" << N << "x" << K << " ta " << ta << " tb " << tb << " acc " << acc << " at (" << i << ", "
-                      << j << "): " << got << " vs " << want);
-    }
-  CHECK(bad == 0);
-}
-}  // namespace
+using st::cpu::GemmIsa;
 
 TEMPLATE_TEST_CASE("GEMM matches the reference on every path, transpose and edge", "[backend][gemm]", float, double) {
-  for (int threads : {1, 2}) {
-    st::set_num_threads(threads);
-    // {M, N, K}: tiny, edge tiles (M not a multiple of 3, 4 or 6; N not of 4 or 2W), long k (the dot path for A . B^T
-    // takes M <= 64 with K >= 32, or K >= 512), and big enough to thread.
-    for (auto [M, N, K] : {std::array<std::int64_t, 3>{1, 1, 1}, {5, 7, 3}, {13, 33, 40}, {64, 256, 100}, {65, 31, 77},
-                           {130, 70, 600}, {300, 9, 520}, {7, 300, 33}})
-      for (bool ta : {false, true})
-        for (bool tb : {false, true})
-          for (bool acc : {false, true}) check_gemm<TestType>(M, N, K, ta, tb, acc);
+  sinter_test::check_gemm_paths<TestType>();
+}
+
+TEST_CASE("GEMM instruction sets: the widest runs by default, and asking for one it lacks is an error",
+          "[backend][gemm]") {
+  const std::vector<GemmIsa> isas = st::cpu::gemm_isas_available();
+  REQUIRE(!isas.empty());
+  CHECK(st::detail::default_gemm_isa() == isas.back());
+#if defined(__AVX512F__)
+  CHECK(isas == std::vector<GemmIsa>{GemmIsa::avx512});  // the compile target's width: nothing else is compiled
+#endif
+  for (GemmIsa isa : {GemmIsa::compiled, GemmIsa::avx2, GemmIsa::avx512}) {
+    if (st::cpu::gemm_isa_available(isa)) continue;
+    CHECK_THROWS_WITH(st::cpu::set_gemm_isa(isa), Catch::StartsWith(std::string("sinter: set_gemm_isa(") +
+                                                                    st::cpu::to_string(isa) + "): this program or CPU"));
   }
-  st::set_num_threads(2);
+  // SINTER_GEMM_ISA picks one for a run; a name that is not one, or one not available, is an error naming the choices.
+  ::setenv("SINTER_GEMM_ISA", "sse9", 1);
+  CHECK_THROWS_WITH(st::detail::default_gemm_isa(),
+                    Catch::StartsWith("sinter: SINTER_GEMM_ISA=sse9 is not an instruction set; unset it or use one of: ") &&
+                        Catch::Contains(st::cpu::to_string(isas.back())));
+  ::setenv("SINTER_GEMM_ISA", st::cpu::to_string(isas.front()), 1);
+  CHECK(st::detail::default_gemm_isa() == isas.front());
+  ::unsetenv("SINTER_GEMM_ISA");
+  st::cpu::set_gemm_isa(isas.back());
+  CHECK(st::cpu::gemm_isa() == isas.back());
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// A packed, cache-blocked GEMM with an xsimd register-tiled micro-kernel: C (+)= A . B for any strides of A and B
-// (so transposes are free), float or double. Blocks of B and A are packed into panels that stream through the
+// A packed, cache-blocked GEMM with a register-tiled micro-kernel (gemm_kernels.hpp, for the instruction set picked
+// when the program runs): C (+)= A . B for any strides of A and B (so transposes are free), float or double. Blocks of B and A are packed into panels that stream through the
 // micro-kernel; tiles of C are spread over threads. The performance issue tunes the block sizes. Programs linked with
 // sinter::blas (SINTER_USE_CBLAS) send large GEMMs whose operands have a unit stride to the system CBLAS instead.
 #pragma once
@@ -16,6 +16,7 @@
 #endif
 
 #include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/backend/cpu/gemm_kernels.hpp>
 #include <sinter/backend/cpu/simd.hpp>
 #include <sinter/core/counters.hpp>
 
@@ -32,134 +33,27 @@ struct TileEpilogue {
   }
 };
 
-template <class T>
-struct GemmBlocking {
-  static constexpr int W = static_cast<int>(vec<T>::size);
-  static constexpr int MR = 6;        // rows of C per micro-tile
-  static constexpr int NR = 2 * W;    // columns of C per micro-tile: two registers
-  static constexpr std::int64_t KC = 256;
-  static constexpr std::int64_t MC = 72;   // MR multiple; an MC x KC block of A stays in L2
-  static constexpr std::int64_t NC = 1024;
-};
-
-/// The micro-kernel: an MR x NR tile of C from a packed panel of A and a panel of B with row stride ldb (NR when
-/// packed, B's own row stride when read in place), accumulated in 2*MR registers over kc steps.
-template <class T>
-SINTER_ALWAYS_INLINE void micro_kernel(std::int64_t kc, const T* ap, const T* bp, std::int64_t ldb, T* c,
-                                       std::int64_t ldc, int mr, int nr, bool accumulate) {
-  using B = GemmBlocking<T>;
-  using V = vec<T>;
-  constexpr int MR = B::MR, W = B::W;
-  V acc0[MR], acc1[MR];
-  SINTER_UNROLL
-  for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = V(T(0));
-  for (std::int64_t k = 0; k < kc; ++k) {
-    const V b0 = V::load_unaligned(bp + k * ldb), b1 = V::load_unaligned(bp + k * ldb + W);
-    SINTER_UNROLL
-    for (int r = 0; r < MR; ++r) {
-      const V a(ap[k * MR + r]);
-      acc0[r] = xsimd::fma(a, b0, acc0[r]);
-      acc1[r] = xsimd::fma(a, b1, acc1[r]);
-    }
-  }
-  if (mr == MR && nr == B::NR) {
-    SINTER_UNROLL
-    for (int r = 0; r < MR; ++r) {
-      T* row = c + r * ldc;
-      if (accumulate) {
-        (acc0[r] + V::load_unaligned(row)).store_unaligned(row);
-        (acc1[r] + V::load_unaligned(row + W)).store_unaligned(row + W);
-      } else {
-        acc0[r].store_unaligned(row);
-        acc1[r].store_unaligned(row + W);
-      }
-    }
-    return;
-  }
-  alignas(64) T tile[MR * B::NR];
-  SINTER_UNROLL
-  for (int r = 0; r < MR; ++r) {
-    acc0[r].store_aligned(tile + r * B::NR);
-    acc1[r].store_aligned(tile + r * B::NR + W);
-  }
-  for (int r = 0; r < mr; ++r)
-    for (int j = 0; j < nr; ++j) c[r * ldc + j] = (accumulate ? c[r * ldc + j] : T(0)) + tile[r * B::NR + j];
-}
-
-/// A block of rm x rn elements of C (+)= A . B^T where row i of A and row j of Bt are contiguous along k: each element
-/// is a SIMD dot product, so nothing is packed. rm x rn accumulators plus rm rows of A fit the register file.
-template <class T, int RM, int RN>
-SINTER_ALWAYS_INLINE void dot_block(std::int64_t K, const T* a, std::int64_t lda, const T* bt, std::int64_t ldb, T* c,
-                                    std::int64_t ldc, bool accumulate) {
-  using V = vec<T>;
-  constexpr std::int64_t W = V::size;
-  V acc[RM][RN];
-  SINTER_UNROLL
-  for (int i = 0; i < RM; ++i)
-    SINTER_UNROLL
-    for (int j = 0; j < RN; ++j) acc[i][j] = V(T(0));
-  std::int64_t k = 0;
-  for (; k + W <= K; k += W) {
-    V av[RM];
-    SINTER_UNROLL
-    for (int i = 0; i < RM; ++i) av[i] = V::load_unaligned(a + i * lda + k);
-    SINTER_UNROLL
-    for (int j = 0; j < RN; ++j) {
-      const V bv = V::load_unaligned(bt + j * ldb + k);
-      SINTER_UNROLL
-      for (int i = 0; i < RM; ++i) acc[i][j] = xsimd::fma(av[i], bv, acc[i][j]);
-    }
-  }
-  SINTER_UNROLL
-  for (int i = 0; i < RM; ++i)
-    SINTER_UNROLL
-    for (int j = 0; j < RN; ++j) {
-      T sum = xsimd::hadd(acc[i][j]);
-      for (std::int64_t kk = k; kk < K; ++kk) sum += a[i * lda + kk] * bt[j * ldb + kk];
-      T& out = c[i * ldc + j];
-      out = accumulate ? out + sum : sum;
-    }
-}
-
-/// dot_block for rm <= RM rows: the edge rows of C keep several accumulators too.
-template <class T, int RM, int RN>
-SINTER_ALWAYS_INLINE void dot_rows(int rm, std::int64_t K, const T* a, std::int64_t lda, const T* bt,
-                                   std::int64_t ldb, T* c, std::int64_t ldc, bool accumulate) {
-  if constexpr (RM > 1) {
-    if (rm < RM) return dot_rows<T, RM - 1, RN>(rm, K, a, lda, bt, ldb, c, ldc, accumulate);
-  }
-  dot_block<T, RM, RN>(K, a, lda, bt, ldb, c, ldc, accumulate);
-}
+/// Cache blocking: a KC-deep panel of A (all rows) and of B (up to NC columns) are packed at a time.
+inline constexpr std::int64_t kGemmKC = 256;
+inline constexpr std::int64_t kGemmNC = 1024;
 
 /// C (+)= A . B^T with A (M x K, row stride lda) and Bt (N x K, row stride ldb) both contiguous along k: the form of
 /// Linear's forward, x . W^T. Packing such a B means transposing it, which costs as much as the arithmetic when M is
 /// small; dot products read both operands as they are. Threads take disjoint column ranges of C.
 template <class T>
-void gemm_dot(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda, const T* Bt,
-              std::int64_t ldb, T* C, std::int64_t ldc, bool accumulate, int nthreads, const TileEpilogue& epilogue) {
-#if defined(__AVX512F__)
-  constexpr int RM = 4, RN = 4;  // 16 accumulators + 4 rows of A + 1 of B: 21 of 32 registers
-#else
-  constexpr int RM = 3, RN = 4;  // 12 + 3 + 1: the 16 registers of AVX2 and NEON
-#endif
-  const std::int64_t nblocks = (N + RN - 1) / RN;
+void gemm_dot(const GemmKernels<T>& kern, std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda,
+              const T* Bt, std::int64_t ldb, T* C, std::int64_t ldc, bool accumulate, int nthreads,
+              const TileEpilogue& epilogue) {
+  constexpr std::int64_t RN = 4;  // columns per block in dot_band
+  const std::int64_t RM = kern.dot_rows, nblocks = (N + RN - 1) / RN;
   parallel(nthreads, [&](int tid, int nth) {
     const std::int64_t j0 = nblocks * tid / nth * RN, j1 = std::min(N, nblocks * (tid + 1) / nth * RN);
+    if (j0 >= j1) return;
     for (std::int64_t i = 0; i < M; i += RM) {
-      const std::int64_t rm = std::min<std::int64_t>(RM, M - i);
-      for (std::int64_t j = j0; j < j1; j += RN) {
-        const std::int64_t rn = std::min<std::int64_t>(RN, j1 - j);
-        const T* a = A + i * lda;
-        const T* b = Bt + j * ldb;
-        T* c = C + i * ldc + j;
-        if (rn == RN) {
-          dot_rows<T, RM, RN>(static_cast<int>(rm), K, a, lda, b, ldb, c, ldc, accumulate);
-        } else {  // the last columns, one at a time, still RM rows at once (conv2d's dW has 6 or 16 rows)
-          for (std::int64_t q = 0; q < rn; ++q)
-            dot_rows<T, RM, 1>(static_cast<int>(rm), K, a, lda, b + q * ldb, ldb, c + q, ldc, accumulate);
-        }
-      }
-      if (j0 < j1) epilogue(i, i + rm, j0, j1);  // this thread's columns of the band are final
+      const std::int64_t rm = std::min(RM, M - i);
+      kern.dot(static_cast<int>(rm), K, A + i * lda, lda, Bt + j0 * ldb, ldb, C + i * ldc + j0, ldc, j1 - j0,
+               accumulate);
+      epilogue(i, i + rm, j0, j1);  // this thread's columns of the band are final
     }
   });
 }
@@ -196,8 +90,9 @@ template <class T>
 void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t rsa,
              std::int64_t csa, const T* Bm, std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc, bool accumulate,
              const TileEpilogue& epilogue = {}) {
-  using Bk = GemmBlocking<T>;
-  constexpr int MR = Bk::MR, NR = Bk::NR;
+  const GemmKernels<T>& kern = gemm_kernels<T>();
+  constexpr std::int64_t MR = kGemmTileRows;
+  const std::int64_t NR = 2 * std::int64_t{kern.W};
   if (M == 0 || N == 0) return;
   if (K == 0) {
     if (!accumulate)
@@ -225,13 +120,13 @@ void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const
   // A . B^T with few rows of A or a long k: dot products beat packing (a transpose of B) for Linear's forward
   // (bench/compare/gemm_vs_openblas: 64x256x784 at 1.2x/1.4x OpenBLAS with 1/2 threads, 0.7x/0.5x packed).
   if (csa == 1 && rsb == 1 && K >= 32 && M <= 256 && (M <= 64 || K >= 512))
-    return gemm_dot<T>(M, N, K, A, rsa, Bm, csb, C, ldc, accumulate, nthreads, epilogue);
+    return gemm_dot<T>(kern, M, N, K, A, rsa, Bm, csb, C, ldc, accumulate, nthreads, epilogue);
   thread_local std::vector<T, xsimd::aligned_allocator<T, 64>> bpack, apack_shared;
-  for (std::int64_t jc = 0; jc < N; jc += Bk::NC) {
-    const std::int64_t nc = std::min(Bk::NC, N - jc);
+  for (std::int64_t jc = 0; jc < N; jc += kGemmNC) {
+    const std::int64_t nc = std::min(kGemmNC, N - jc);
     const std::int64_t npanels = (nc + NR - 1) / NR;
-    for (std::int64_t pc = 0; pc < K; pc += Bk::KC) {
-      const std::int64_t kc = std::min(Bk::KC, K - pc);
+    for (std::int64_t pc = 0; pc < K; pc += kGemmKC) {
+      const std::int64_t kc = std::min(kGemmKC, K - pc);
       const bool acc = accumulate || pc > 0, last_k = pc + kc >= K;
       // Pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels and all of A[:, pc:pc+kc] into MR-high panels (so every
       // thread can take any tile), zero-padded; both packings are split over the threads.
@@ -311,8 +206,8 @@ void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const
           const std::int64_t i0 = ip * MR, j0 = jc + jp * NR;
           const bool in_place = direct_b && N - j0 >= NR;
           const std::int64_t mr = std::min<std::int64_t>(MR, M - i0), nr = std::min<std::int64_t>(NR, N - j0);
-          micro_kernel<T>(kc, ap_all + ip * kc * MR, in_place ? Bm + pc * rsb + j0 : bp_all + jp * kc * NR,
-                          in_place ? rsb : NR, C + i0 * ldc + j0, ldc, static_cast<int>(mr), static_cast<int>(nr), acc);
+          kern.tile(kc, ap_all + ip * kc * MR, in_place ? Bm + pc * rsb + j0 : bp_all + jp * kc * NR,
+                    in_place ? rsb : NR, C + i0 * ldc + j0, ldc, static_cast<int>(mr), static_cast<int>(nr), acc);
           if (last_k && epilogue.fn) {  // the tile is final
             const std::int64_t major = b_major ? jp : ip;
             if (major != run) flush(), run = major, r0 = i0, c0 = j0;

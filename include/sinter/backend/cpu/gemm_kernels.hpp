@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+// The GEMM's inner kernels for each instruction set this program may meet (gemm_isa.hpp), and the table gemm.hpp
+// calls them through. The kernels are written once (gemm_kernels.inc) against a small vector type: xsimd's batch for
+// the compile target, the compiler's intrinsics inside a target region for AVX2+FMA and AVX-512 (xsimd 8 picks its
+// instruction set when the translation unit is compiled, so it cannot describe a wider one inside a region).
+#pragma once
+
+#include <cstdint>
+
+#include <sinter/backend/cpu/gemm_isa.hpp>
+#include <sinter/backend/cpu/simd.hpp>
+#include <sinter/config.hpp>
+
+#if defined(SINTER_GEMM_AVX2) || defined(SINTER_GEMM_AVX512)
+#include <immintrin.h>
+#endif
+
+namespace sinter::cpu {
+
+/// Rows of C in a micro-tile (its columns are two vectors of the instruction set): 12 accumulators, 2 rows of B and
+/// a broadcast fit the 16 vector registers of SSE, AVX2 and NEON, and leave AVX-512 room.
+inline constexpr int kGemmTileRows = 6;
+
+/// One instruction set's kernels: W lanes per vector, dot_rows rows of A per dot-product block, the micro-kernel
+/// (micro_tile in gemm_kernels.inc) and the A . B^T band (dot_band). Plain function pointers: one call per tile of
+/// C (hundreds of FMAs), so the indirection costs nothing measurable.
+template <class T>
+struct GemmKernels {
+  int W;
+  int dot_rows;
+  void (*tile)(std::int64_t kc, const T* ap, const T* bp, std::int64_t ldb, T* c, std::int64_t ldc, int mr, int nr,
+               bool accumulate);
+  void (*dot)(int rm, std::int64_t K, const T* a, std::int64_t lda, const T* bt, std::int64_t ldb, T* c,
+              std::int64_t ldc, std::int64_t ncols, bool accumulate);
+};
+
+#if !defined(SINTER_GEMM_NO_XSIMD)
+namespace gemm_compiled {
+/// The compile target's vectors, through xsimd.
+template <class T>
+struct Vec {
+  using V = xsimd::batch<T>;
+  static constexpr int W = static_cast<int>(V::size);
+  SINTER_ALWAYS_INLINE static V zero() { return V(T(0)); }
+  SINTER_ALWAYS_INLINE static V set1(T x) { return V(x); }
+  SINTER_ALWAYS_INLINE static V load(const T* p) { return V::load_unaligned(p); }
+  SINTER_ALWAYS_INLINE static V fma(V a, V b, V c) { return xsimd::fma(a, b, c); }
+  SINTER_ALWAYS_INLINE static V add(V a, V b) { return a + b; }
+  SINTER_ALWAYS_INLINE static void store(T* p, V v) { v.store_unaligned(p); }
+  SINTER_ALWAYS_INLINE static T sum(V v) { return xsimd::hadd(v); }
+};
+inline constexpr int kDotRows = 3;  // 12 accumulators + 3 rows of A + 1 of B: 16 registers
+#include <sinter/backend/cpu/gemm_kernels.inc>
+}  // namespace gemm_compiled
+#endif
+
+// Every function defined between push and pop is compiled for the named instruction set, templates included; the
+// region is left out where the compile target has the set already.
+#if defined(SINTER_GEMM_AVX2)
+#if !(defined(__AVX2__) && defined(__FMA__))
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#endif
+namespace gemm_avx2 {
+template <class T>
+struct Vec;
+template <>
+struct Vec<float> {
+  using V = __m256;
+  static constexpr int W = 8;
+  SINTER_ALWAYS_INLINE static V zero() { return _mm256_setzero_ps(); }
+  SINTER_ALWAYS_INLINE static V set1(float x) { return _mm256_set1_ps(x); }
+  SINTER_ALWAYS_INLINE static V load(const float* p) { return _mm256_loadu_ps(p); }
+  SINTER_ALWAYS_INLINE static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  SINTER_ALWAYS_INLINE static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  SINTER_ALWAYS_INLINE static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  SINTER_ALWAYS_INLINE static float sum(V v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+};
+template <>
+struct Vec<double> {
+  using V = __m256d;
+  static constexpr int W = 4;
+  SINTER_ALWAYS_INLINE static V zero() { return _mm256_setzero_pd(); }
+  SINTER_ALWAYS_INLINE static V set1(double x) { return _mm256_set1_pd(x); }
+  SINTER_ALWAYS_INLINE static V load(const double* p) { return _mm256_loadu_pd(p); }
+  SINTER_ALWAYS_INLINE static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  SINTER_ALWAYS_INLINE static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  SINTER_ALWAYS_INLINE static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  SINTER_ALWAYS_INLINE static double sum(V v) {
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+  }
+};
+inline constexpr int kDotRows = 3;
+#include <sinter/backend/cpu/gemm_kernels.inc>
+}  // namespace gemm_avx2
+#if !(defined(__AVX2__) && defined(__FMA__))
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+#endif  // SINTER_GEMM_AVX2
+
+#if defined(SINTER_GEMM_AVX512)
+#if !defined(__AVX512F__)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+#endif
+#endif
+namespace gemm_avx512 {
+template <class T>
+struct Vec;
+template <>
+struct Vec<float> {
+  using V = __m512;
+  static constexpr int W = 16;
+  SINTER_ALWAYS_INLINE static V zero() { return _mm512_setzero_ps(); }
+  SINTER_ALWAYS_INLINE static V set1(float x) { return _mm512_set1_ps(x); }
+  SINTER_ALWAYS_INLINE static V load(const float* p) { return _mm512_loadu_ps(p); }
+  SINTER_ALWAYS_INLINE static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  SINTER_ALWAYS_INLINE static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  SINTER_ALWAYS_INLINE static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  // Through memory: GCC 12's _mm512_reduce_add_* trips -Wmaybe-uninitialized inside its own header in user builds.
+  SINTER_ALWAYS_INLINE static float sum(V v) {
+    alignas(64) float t[16];
+    _mm512_store_ps(t, v);
+    const __m256 h = _mm256_add_ps(_mm256_load_ps(t), _mm256_load_ps(t + 8));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+};
+template <>
+struct Vec<double> {
+  using V = __m512d;
+  static constexpr int W = 8;
+  SINTER_ALWAYS_INLINE static V zero() { return _mm512_setzero_pd(); }
+  SINTER_ALWAYS_INLINE static V set1(double x) { return _mm512_set1_pd(x); }
+  SINTER_ALWAYS_INLINE static V load(const double* p) { return _mm512_loadu_pd(p); }
+  SINTER_ALWAYS_INLINE static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  SINTER_ALWAYS_INLINE static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  SINTER_ALWAYS_INLINE static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  SINTER_ALWAYS_INLINE static double sum(V v) {
+    alignas(64) double t[8];
+    _mm512_store_pd(t, v);
+    const __m256d h = _mm256_add_pd(_mm256_load_pd(t), _mm256_load_pd(t + 4));
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+  }
+};
+inline constexpr int kDotRows = 4;  // 16 accumulators + 4 rows of A + 1 of B: 21 of 32 registers
+#include <sinter/backend/cpu/gemm_kernels.inc>
+}  // namespace gemm_avx512
+#if !defined(__AVX512F__)
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+#endif  // SINTER_GEMM_AVX512
+
+/// The kernels of the instruction set the GEMM runs now (gemm_isa()).
+template <class T>
+const GemmKernels<T>& gemm_kernels() {
+  switch (gemm_isa()) {
+#if defined(SINTER_GEMM_AVX2)
+    case GemmIsa::avx2: return gemm_avx2::kernels<T>;
+#endif
+#if defined(SINTER_GEMM_AVX512)
+    case GemmIsa::avx512: return gemm_avx512::kernels<T>;
+#endif
+#if defined(SINTER_GEMM_NO_XSIMD)
+    default: return gemm_avx512::kernels<T>;  // not reached: `compiled` is not available (gemm_isa_available)
+#else
+    default: return gemm_compiled::kernels<T>;
+#endif
+  }
+}
+
+}  // namespace sinter::cpu
