@@ -161,18 +161,23 @@ void BM_linear_relu(benchmark::State& state) {
   set_flops(state, clock, 2.0 * m * n * k, t);
 }
 
-void BM_conv2d(benchmark::State& state) {  // args: batch, in channels, out channels, size, kernel, padding, threads
-  const int t = use_threads(state, 6);
+/// args: batch, in channels, out channels, size, kernel, padding, groups, threads; kBackward: forward and backward.
+template <bool kBackward>
+void BM_conv2d(benchmark::State& state) {
+  const int t = use_threads(state, 7);
   const std::int64_t batch = state.range(0), cin = state.range(1), cout = state.range(2), hw = state.range(3),
-                     k = state.range(4), pad = state.range(5);
-  st::Tensor x = st::randn({batch, cin, hw, hw}), w = st::randn({cout, cin, k, k}), b = st::randn({cout});
+                     k = state.range(4), pad = state.range(5), groups = state.range(6);
+  st::Tensor x = st::randn({batch, cin, hw, hw}), w = st::randn({cout, cin / groups, k, k}), b = st::randn({cout});
+  if (kBackward) x.requires_grad_(), w.requires_grad_(), b.requires_grad_();
   const std::int64_t out = hw + 2 * pad - k + 1;
+  const st::Tensor gout = st::randn({batch, cout, out, out});
   const LoopClock clock;
   for (auto _ : state) {
-    st::Tensor y = st::nn::functional::conv2d(x, w, b, {1, 1}, {pad, pad});
+    st::Tensor y = st::nn::functional::conv2d(x, w, b, {1, 1}, {pad, pad}, {1, 1}, groups);
+    if (kBackward) y.backward(gout);
     benchmark::DoNotOptimize(y.data());
   }
-  set_flops(state, clock, 2.0 * batch * cout * out * out * cin * k * k, t);
+  set_flops(state, clock, (kBackward ? 3.0 : 1.0) * 2.0 * batch * cout * out * out * (cin / groups) * k * k, t);
 }
 
 // ---- training steps ------------------------------------------------------------------------------------------
@@ -217,10 +222,18 @@ BENCHMARK(BM_linear_relu)
     ->ArgsProduct({{64}, {256}, {784}, {0, 1}, {1, 2}})      // the MLP's first layer, inference at batch 64
     ->ArgsProduct({{4096}, {1024}, {64}, {0, 1}, {1, 2}})    // a short k: the output traffic matters most
     ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_conv2d)
-    ->ArgsProduct({{64}, {1}, {6}, {28}, {5}, {2}, {1, 2}})    // LeNet-5 conv1
-    ->ArgsProduct({{64}, {6}, {16}, {14}, {5}, {0}, {1, 2}})   // LeNet-5 conv2
-    ->ArgsProduct({{8}, {64}, {64}, {32}, {3}, {1}, {1, 2}})   // a ResNet-style 3x3 block's convolution
+BENCHMARK(BM_conv2d<false>)
+    ->Name("BM_conv2d")
+    ->ArgsProduct({{64}, {1}, {6}, {28}, {5}, {2}, {1}, {1, 2}})    // LeNet-5 conv1
+    ->ArgsProduct({{64}, {6}, {16}, {14}, {5}, {0}, {1}, {1, 2}})   // LeNet-5 conv2
+    ->ArgsProduct({{8}, {64}, {64}, {32}, {3}, {1}, {1}, {1, 2}})   // a ResNet-style 3x3 block's convolution
+    ->ArgsProduct({{8}, {64}, {64}, {32}, {1}, {0}, {1}, {1, 2}})   // 1x1 (pointwise: no columns)
+    ->ArgsProduct({{8}, {64}, {64}, {32}, {3}, {1}, {64}, {1, 2}})  // depthwise 3x3 (direct loops)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_conv2d<true>)
+    ->Name("BM_conv2d_fwdbwd")
+    ->ArgsProduct({{8}, {64}, {64}, {32}, {1}, {0}, {1}, {1, 2}})
+    ->ArgsProduct({{8}, {64}, {64}, {32}, {3}, {1}, {64}, {1, 2}})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_train_step<false>)->Name("BM_train_step_mlp")->ArgsProduct({{64, 256}, {1, 2}})
     ->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -101,29 +101,55 @@ def render(values, header, commit, threads):
         lines += table(rows, ["step", "sinter", "libtorch", "sinter / libtorch", "roofline"])
         lines.append("")
 
-    # GEMM: one column pair per thread count measured (keys gemm.<shape>.t<threads>.sinter / .openblas).
-    gemm = [k.split(".") for k in values if k.startswith("gemm.") and k.endswith(".sinter")]
+    rows = []
+    for key, label in (("resnet3x3_8x64x32x32", "3x3, 64 -> 64, 8x64x32x32 (ResNet-style)"),
+                       ("pointwise1x1_8x64x32x32", "1x1, 64 -> 64, 8x64x32x32 (pointwise)"),
+                       ("depthwise3x3_8x64x32x32", "3x3 depthwise, 64 channels, 8x64x32x32")):
+        s = values.get(f"conv.{key}{t}.sinter")
+        if s is None:
+            continue
+        tt = values.get(f"conv.{key}{t}.torch")
+        flop = values.get(f"conv.{key}{t}.flop")
+        gflops = flop / (s * 1e-3) / 1e9 if flop else None
+        rows.append([label, f"{fmt(s)} ms", f"{fmt(tt)} ms", f"{ratio(s / tt if tt else None)}x",
+                     f"{ratio(gflops / fma if gflops and fma else None)} of FMA peak"])
+    if rows:
+        lines.append("conv2d forward and backward (input, weight and bias gradients), padding to keep the size "
+                     "(bench/compare/training_vs_libtorch.cpp):")
+        lines.append("")
+        lines += table(rows, ["convolution", "sinter", "libtorch", "sinter / libtorch", "roofline"])
+        lines.append("")
+
+    # GEMM: one column group per thread count measured (keys <prefix>.<shape>.t<threads>.sinter / .openblas); the
+    # build for this machine (-march=native) and the build for plain x86-64 whose GEMM picks its kernels at run time.
+    for prefix, title in (("gemm", "SGEMM in GFLOP/s beside OpenBLAS (bench/compare/gemm_vs_openblas.cpp, built with "
+                                   "-march=native); roofline: the fraction of the FMA peak measured with as many threads:"),
+                          ("gemm_portable", "The same program built without -march (plain x86-64, the flags most "
+                                            "users' builds have): the GEMM runs the widest kernels the CPU has, picked "
+                                            "at run time:")):
+        lines += gemm_table(values, prefix, title)
+    lines.append(END)
+    return lines
+
+
+def gemm_table(values, prefix, title):
+    gemm = [k.split(".") for k in values if k.startswith(prefix + ".") and k.endswith(".sinter")]
     shapes = list(dict.fromkeys(parts[1] for parts in gemm))
     counts = sorted({int(parts[2][1:]) for parts in gemm})
     rows = []
     for shape in shapes:
         row = [shape.replace("_", " ")]
         for c in counts:
-            s, o = values.get(f"gemm.{shape}.t{c}.sinter"), values.get(f"gemm.{shape}.t{c}.openblas")
+            s, o = values.get(f"{prefix}.{shape}.t{c}.sinter"), values.get(f"{prefix}.{shape}.t{c}.openblas")
             peak = values.get(f"peak.fma.t{c}")
             row += [fmt(s), fmt(o), f"{ratio(s / o if s and o else None)}x", ratio(s / peak if s and peak else None)]
         rows.append(row)
-    if rows:
-        lines.append("SGEMM in GFLOP/s beside OpenBLAS (bench/compare/gemm_vs_openblas.cpp); roofline: the fraction of "
-                     "the FMA peak measured with as many threads:")
-        lines.append("")
-        head = ["shape (M x N x K)"]
-        for c in counts:
-            head += [f"sinter, {c}t", f"OpenBLAS, {c}t", "ratio", "roofline"]
-        lines += table(rows, head)
-        lines.append("")
-    lines.append(END)
-    return lines
+    if not rows:
+        return []
+    head = ["shape (M x N x K)"]
+    for c in counts:
+        head += [f"sinter, {c}t", f"OpenBLAS, {c}t", "ratio", "roofline"]
+    return [title, ""] + table(rows, head) + [""]
 
 
 def main():

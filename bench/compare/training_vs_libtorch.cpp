@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Training steps (forward, backward, optimiser) of the same models in sinter and libtorch, side by side in one
 // process on the same random batches (issue 4's speed section): the 784-256-128-10 MLP with SGD+momentum at batch 64
-// and 256, and LeNet-5 at batch 64. Usage: training_vs_libtorch [threads]
+// and 256, and LeNet-5 at batch 64; then single convolutions forward and backward (a ResNet-style 3x3, a 1x1 and a
+// depthwise 3x3) against libtorch's CPU convolution (oneDNN where its build has it). Usage: training_vs_libtorch
+// [threads]
 #include <cstdlib>
 #include <string>
 
@@ -73,6 +75,34 @@ void compare(const std::string& key, Model& model, TorchModel& tmodel, st::Shape
   bench::result(("train." + key + ".flop").c_str(), flop_per_step, "FLOP");
 }
 
+/// conv2d forward, then backward into the input, weight and bias gradients: 3x the forward's FLOPs.
+void compare_conv(const std::string& key, std::int64_t batch, std::int64_t cin, std::int64_t cout, std::int64_t hw,
+                  std::int64_t k, std::int64_t pad, std::int64_t groups) {
+  const st::Tensor x = st::randn({batch, cin, hw, hw}).requires_grad_();
+  const st::Tensor w = st::randn({cout, cin / groups, k, k}).requires_grad_(), b = st::randn({cout}).requires_grad_();
+  const std::int64_t out = hw + 2 * pad - k + 1;
+  const st::Tensor gout = st::randn({batch, cout, out, out});
+  auto copy = [](const st::Tensor& t) {
+    return torch::from_blob(const_cast<float*>(t.data()), std::vector<std::int64_t>(t.shape().begin(), t.shape().end()))
+        .clone();
+  };
+  auto tx = copy(x).requires_grad_(), tw = copy(w).requires_grad_(), tb = copy(b).requires_grad_();
+  auto tg = copy(gout);
+  const double s = bench::median_seconds([&] {
+    st::Tensor y = nn::F::conv2d(x, w, b, {1, 1}, {pad, pad}, {1, 1}, groups);
+    y.backward(gout);
+  });
+  const double t = bench::median_seconds([&] {
+    auto y = torch::conv2d(tx, tw, tb, {1, 1}, {pad, pad}, {1, 1}, groups);
+    y.backward(tg);
+  });
+  const double flop = 3.0 * 2.0 * batch * cout * out * out * (cin / groups) * k * k;
+  bench::result(("conv." + key + ".sinter").c_str(), s * 1e3, "ms");
+  bench::result(("conv." + key + ".torch").c_str(), t * 1e3, "ms");
+  bench::result(("conv." + key + ".sinter_over_torch").c_str(), s / t, "x");
+  bench::result(("conv." + key + ".flop").c_str(), flop, "FLOP");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,4 +121,8 @@ int main(int argc, char** argv) {
   nn::Sequential lenet = bench::lenet5();
   TorchLeNet tlenet;
   compare("lenet_b64" + t, lenet, tlenet, {64, 1, 28, 28}, bench::lenet5_step_flops_per_sample() * 64);
+  std::printf("# libtorch convolution: oneDNN (mkldnn) %s\n", at::hasMKLDNN() ? "built in" : "not built in");
+  compare_conv("resnet3x3_8x64x32x32" + t, 8, 64, 64, 32, 3, 1, 1);
+  compare_conv("pointwise1x1_8x64x32x32" + t, 8, 64, 64, 32, 1, 0, 1);
+  compare_conv("depthwise3x3_8x64x32x32" + t, 8, 64, 64, 32, 3, 1, 64);
 }

@@ -482,6 +482,11 @@ TEMPLATE_TEST_CASE("conv2d and pooling agree with the CPU, forward and backward"
   check({x, w, b}, [](const std::vector<Tn>& v) { return F::conv2d(v[0], v[1], v[2], {2, 1}, {1, 2}, {1, 2}); }, 3);
   check({x, st::randn<T>({6, 2, 3, 2})},
         [](const std::vector<Tn>& v) { return F::conv2d(v[0], v[1], Tn(), {1, 1}, {1, 0}, {1, 1}, 2); }, 4);
+  // The CPU's direct paths (1x1 without columns, depthwise loops) against the device's im2col and GEMMs.
+  check({x, st::randn<T>({5, 4, 1, 1}), st::randn<T>({5})},
+        [](const std::vector<Tn>& v) { return F::conv2d(v[0], v[1], v[2]); }, 3);
+  check({x, st::randn<T>({8, 1, 3, 3}), st::randn<T>({8})},
+        [](const std::vector<Tn>& v) { return F::conv2d(v[0], v[1], v[2], {2, 1}, {1, 1}, {1, 1}, 4); }, 6);
   check({x}, [](const std::vector<Tn>& v) { return F::max_pool2d(v[0], {2, 2}); });
   check({x}, [](const std::vector<Tn>& v) { return F::max_pool2d(v[0], {3, 3}, std::array<std::int64_t, 2>{2, 2},
                                                                  {1, 1}, true); });

@@ -42,6 +42,87 @@ TEST_CASE("conv2d matches a direct convolution and passes gradcheck for stride, 
   CHECK_THROWS_WITH(F::conv2d(x, st::randn<double>({3, 4, 9, 9})), Catch::Contains("is larger than the padded input"));
 }
 
+namespace {
+/// conv2d by its definition, in double: NCHW input, [OC, C/groups, KH, KW] weight.
+std::vector<double> direct_conv2d(const TD& x, const TD& w, const TD& b, A2 s, A2 p, A2 d, std::int64_t groups) {
+  const auto xv = x.to_vector(), wv = w.to_vector();
+  const auto bv = b.defined() ? b.to_vector() : std::vector<double>();
+  const std::int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), OC = w.size(0), KH = w.size(2),
+                     KW = w.size(3), Cg = C / groups, OCg = OC / groups;
+  const std::int64_t OH = (H + 2 * p[0] - d[0] * (KH - 1) - 1) / s[0] + 1, OW = (W + 2 * p[1] - d[1] * (KW - 1) - 1) / s[1] + 1;
+  std::vector<double> out;
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t oc = 0; oc < OC; ++oc)
+      for (std::int64_t oh = 0; oh < OH; ++oh)
+        for (std::int64_t ow = 0; ow < OW; ++ow) {
+          double acc = bv.empty() ? 0.0 : bv[static_cast<std::size_t>(oc)];
+          for (std::int64_t c = 0; c < Cg; ++c)
+            for (std::int64_t kh = 0; kh < KH; ++kh)
+              for (std::int64_t kw = 0; kw < KW; ++kw) {
+                const std::int64_t ih = oh * s[0] - p[0] + kh * d[0], iw = ow * s[1] - p[1] + kw * d[1];
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                acc += xv[static_cast<std::size_t>(((n * C + oc / OCg * Cg + c) * H + ih) * W + iw)] *
+                       wv[static_cast<std::size_t>(((oc * Cg + c) * KH + kh) * KW + kw)];
+              }
+          out.push_back(acc);
+        }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("conv2d's direct CPU paths (1x1 pointwise, depthwise) match the definition and pass gradcheck", "[nn][conv]") {
+  namespace D = sinter::nn::functional::detail;
+  struct Case {
+    st::Shape x, w;
+    A2 s, p, d;
+    std::int64_t groups;
+    bool bias;
+    D::ConvPath path;
+  };
+  const std::vector<Case> cases = {
+      {{2, 4, 5, 3}, {6, 4, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, true, D::ConvPath::pointwise},
+      {{2, 4, 5, 3}, {6, 2, 1, 1}, {1, 1}, {0, 0}, {2, 2}, 2, false, D::ConvPath::pointwise},
+      {{1, 4, 5, 3}, {6, 4, 1, 1}, {2, 1}, {0, 0}, {1, 1}, 1, true, D::ConvPath::im2col},  // strided 1x1: columns
+      {{2, 3, 7, 6}, {3, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 3, true, D::ConvPath::depthwise},
+      {{2, 3, 7, 6}, {6, 1, 3, 2}, {2, 1}, {1, 0}, {1, 2}, 3, false, D::ConvPath::depthwise},  // 2 outputs per channel
+      {{1, 2, 9, 8}, {2, 1, 2, 3}, {2, 3}, {1, 2}, {2, 1}, 2, true, D::ConvPath::depthwise},
+  };
+  st::manual_seed(103);
+  for (const Case& c : cases) {
+    INFO("input " << c.x << " weight " << c.w << " groups " << c.groups);
+    const TD x = st::randn<double>(c.x), w = st::randn<double>(c.w);
+    const TD b = c.bias ? TD(st::randn<double>({c.w[0]})) : TD();
+    const TD y = F::conv2d(x, w, b, c.s, c.p, c.d, c.groups);
+    const std::vector<double> want = direct_conv2d(x, w, b, c.s, c.p, c.d, c.groups);
+    testing::check_values(y, [&](std::int64_t i) { return want[static_cast<std::size_t>(i)]; }, 1e-12, 1e-12);
+    F::Conv2dGeometry g{};
+    g.C = c.x[1], g.KH = c.w[2], g.KW = c.w[3], g.sh = c.s[0], g.sw = c.s[1], g.ph = c.p[0], g.pw = c.p[1],
+    g.groups = c.groups;
+    CHECK(D::cpu_conv_path(g) == c.path);
+    // The direct paths keep the input for the backward: the output is the forward's only allocation.
+    const TD xg = x.detach().requires_grad_(), wg = w.detach().requires_grad_();
+    const TD bg = c.bias ? b.detach().requires_grad_() : TD();
+    st::reset_counters();
+    const TD yg = F::conv2d(xg, wg, bg, c.s, c.p, c.d, c.groups);
+    CHECK(st::counters().allocations == (c.path == D::ConvPath::im2col ? 2u : 1u));
+    CHECK(st::counters().kernels == 1u);
+    // Two backward calls accumulate: the second adds the same gradients again.
+    const TD gout = st::randn<double>(yg.shape());
+    yg.backward(gout, true);
+    const auto dx1 = xg.grad().to_vector(), dw1 = wg.grad().to_vector();
+    yg.backward(gout);
+    const auto dx2 = xg.grad().to_vector(), dw2 = wg.grad().to_vector();
+    for (std::size_t i = 0; i < dx1.size(); ++i) CHECK(dx2[i] == Approx(2 * dx1[i]).margin(1e-12));
+    for (std::size_t i = 0; i < dw1.size(); ++i) CHECK(dw2[i] == Approx(2 * dw1[i]).margin(1e-12));
+    const TD xc = x.detach().requires_grad_(), wc = w.detach().requires_grad_();
+    if (c.bias)
+      CHECK(st::gradcheck([&](const auto& t) { return F::conv2d(t[0], t[1], t[2], c.s, c.p, c.d, c.groups); },
+                          {xc, wc, TD(b.detach().requires_grad_())}));
+    else
+      CHECK(st::gradcheck([&](const auto& t) { return F::conv2d(t[0], t[1], TD(), c.s, c.p, c.d, c.groups); }, {xc, wc}));
+  }
+}
+
 TEST_CASE("pooling matches references and passes gradcheck", "[nn][pool]") {
   const TD x = st::arange<double>(16).reshape({1, 1, 4, 4});
   CHECK(F::max_pool2d(x, {2, 2}).to_vector() == std::vector<double>{5, 7, 13, 15});

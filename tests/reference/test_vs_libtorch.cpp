@@ -259,6 +259,34 @@ TEST_CASE("conv2d, pooling, batch_norm and cross_entropy agree with libtorch, gr
   check_close(beta.grad(), tbeta.grad(), 1e-9, 1e-10);
 }
 
+TEST_CASE("a depthwise-separable block (depthwise 3x3, then 1x1) agrees with libtorch, gradients included",
+          "[libtorch][nn]") {
+  namespace F = sinter::nn::functional;
+  using T = double;
+  st::manual_seed(81);
+  const st::TensorOf<T> x = st::randn<T>({2, 4, 11, 10}).requires_grad_();
+  const st::TensorOf<T> wd = st::randn<T>({8, 1, 3, 3}).requires_grad_(), bd = st::randn<T>({8}).requires_grad_();
+  const st::TensorOf<T> wp = st::randn<T>({5, 8, 1, 1}).requires_grad_(), bp = st::randn<T>({5}).requires_grad_();
+  auto tx = to_torch(x), twd = to_torch(wd), tbd = to_torch(bd), twp = to_torch(wp), tbp = to_torch(bp);
+  // Depthwise with two outputs per channel, stride 2 and padding 1 (the direct CPU path), then pointwise (no columns).
+  const st::TensorOf<T> h = F::conv2d(x, wd, bd, {2, 2}, {1, 1}, {1, 1}, 4);
+  auto th = torch::conv2d(tx, twd, tbd, {2, 2}, {1, 1}, {1, 1}, 4);
+  check_close(h, th, 1e-12, 1e-12);
+  const st::TensorOf<T> r = relu(h);
+  const st::TensorOf<T> y = F::conv2d(r, wp, bp);
+  auto ty = torch::conv2d(torch::relu(th), twp, tbp);
+  check_close(y, ty, 1e-12, 1e-12);
+  const st::TensorOf<T> loss = st::sum(y * y);
+  auto tloss = (ty * ty).sum();
+  loss.backward();
+  tloss.backward();
+  check_close(x.grad(), tx.grad(), 1e-9, 1e-10);
+  check_close(wd.grad(), twd.grad(), 1e-9, 1e-10);
+  check_close(bd.grad(), tbd.grad(), 1e-9, 1e-10);
+  check_close(wp.grad(), twp.grad(), 1e-9, 1e-10);
+  check_close(bp.grad(), tbp.grad(), 1e-9, 1e-10);
+}
+
 namespace {
 /// Equal as PyTorch's results are compared at domain edges: NaN matches NaN, infinities match by sign, and finite
 /// values agree to rtol.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // conv2d through im2col and the GEMM, NCHW layout like PyTorch. On the CPU one image at a time: its column matrix
 // is built by the thread that owns the image and read by the GEMM while in its cache, the GEMM writes the NCHW output
-// directly, and the backward works image by image from the columns the forward kept (one pass each way). On a GPU one
+// directly, and the backward works image by image from the columns the forward kept (one pass each way); 1x1 kernels
+// with stride 1 need no columns and depthwise ones run as direct loops (cpu_conv_path). On a GPU one
 // GEMM per group over the whole batch (M = out channels, N = batch x output pixels), which fills the device; its
 // backward is one GEMM for the weight gradient, one for the column gradient and col2im.
 #pragma once
@@ -180,20 +181,116 @@ inline int image_threads(const Conv2dGeometry& g) {
   return static_cast<int>(std::min<std::int64_t>(t, g.N));
 }
 
-/// out[n] = W . im2col(x[n]) (+ bias) per group, image by image. With saved_cols (N images of C*KH*KW x OH*OW) the
-/// columns are kept there for the backward, else in per-thread scratch. One kernel.
+/// How the CPU convolves. A 1x1 kernel with stride 1 and no padding reads each image as its own column matrix
+/// [C, H*W] (pointwise: no im2col, no kept columns); a depthwise one (one input channel per group) is a sum of KH*KW
+/// shifted, scaled rows per channel, which a GEMM with one row would waste its tile on (direct loops instead).
+/// Both keep the input itself for the backward in place of the columns.
+enum class ConvPath { im2col, pointwise, depthwise };
+inline ConvPath cpu_conv_path(const Conv2dGeometry& g) {
+  if (g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0) return ConvPath::pointwise;
+  if (g.groups > 1 && g.Cg() == 1) return ConvPath::depthwise;
+  return ConvPath::im2col;
+}
+
+/// out[oc] (+)= sum over (kh, kw) of w[oc, kh, kw] * the input plane of channel oc / (OC / C) shifted by the tap,
+/// for one image (depthwise: one input channel per group, OC / C output channels from each).
+template <class T>
+void depthwise_forward_image(const T* x, const T* w, T* out, const Conv2dGeometry& g) {
+  const std::int64_t ohw = g.OH * g.OW, mult = g.OCg();
+  for (std::int64_t oc = 0; oc < g.OC; ++oc) {
+    const T* plane = x + (oc / mult) * g.H * g.W;
+    T* o = out + oc * ohw;
+    for (std::int64_t kh = 0; kh < g.KH; ++kh)
+      for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+        const T wv = w[(oc * g.KH + kh) * g.KW + kw];
+        const auto [lo, hi] = valid_columns(g, kw);
+        for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+          const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* src = plane + ih * g.W + kw * g.dw - g.pw;  // src[ow * sw] is the input of output column ow
+          T* row = o + oh * g.OW;
+          if (g.sw == 1)
+            for (std::int64_t ow = lo; ow < hi; ++ow) row[ow] += wv * src[ow];
+          else
+            for (std::int64_t ow = lo; ow < hi; ++ow) row[ow] += wv * src[ow * g.sw];
+        }
+      }
+  }
+}
+
+/// The depthwise backward for one image: dw[oc, tap] += gout[oc] . (shifted input plane) and dx (+)= the adjoint.
+/// The weight gradient's products are summed per output column into rowacc (OW values) and reduced once per tap, so
+/// the loops over columns are element-wise and vectorise (a running scalar sum would not, without reassociation).
+template <class T>
+void depthwise_backward_image(const T* x, const T* w, const T* gout, T* dx, bool dx_acc, T* dw, T* rowacc,
+                              const Conv2dGeometry& g) {
+  const std::int64_t ohw = g.OH * g.OW, mult = g.OCg();
+  if (dx && !dx_acc) std::fill_n(dx, g.C * g.H * g.W, T(0));
+  for (std::int64_t oc = 0; oc < g.OC; ++oc) {
+    const std::int64_t plane_at = (oc / mult) * g.H * g.W;
+    const T* go = gout + oc * ohw;
+    for (std::int64_t kh = 0; kh < g.KH; ++kh)
+      for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+        const std::int64_t tap = (oc * g.KH + kh) * g.KW + kw;
+        const T wv = w[tap];
+        const auto [lo, hi] = valid_columns(g, kw);
+        if (dw) std::fill_n(rowacc, g.OW, T(0));
+        for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+          const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          const std::int64_t at = plane_at + ih * g.W + kw * g.dw - g.pw;  // + ow * sw: the input of column ow
+          const T* grow = go + oh * g.OW;
+          if (dw) {
+            const T* src = x + at;
+            if (g.sw == 1)
+              for (std::int64_t ow = lo; ow < hi; ++ow) rowacc[ow] += grow[ow] * src[ow];
+            else
+              for (std::int64_t ow = lo; ow < hi; ++ow) rowacc[ow] += grow[ow] * src[ow * g.sw];
+          }
+          if (dx) {
+            T* d = dx + at;
+            if (g.sw == 1)
+              for (std::int64_t ow = lo; ow < hi; ++ow) d[ow] += wv * grow[ow];
+            else
+              for (std::int64_t ow = lo; ow < hi; ++ow) d[ow * g.sw] += wv * grow[ow];
+          }
+        }
+        if (dw) {
+          T acc(0);
+          for (std::int64_t ow = lo; ow < hi; ++ow) acc += rowacc[ow];
+          dw[tap] += acc;
+        }
+      }
+  }
+}
+
+/// out[n] = W . im2col(x[n]) (+ bias) per group, image by image (or the direct forms of cpu_conv_path). On the im2col
+/// path with saved_cols (N images of C*KH*KW x OH*OW) the columns are kept there for the backward, else in per-thread
+/// scratch. One kernel.
 template <class T>
 void conv2d_forward_cpu(const T* x, const T* w, const T* bias, T* out, T* saved_cols, const Conv2dGeometry& g) {
   count_kernel(kCPU);
   const std::int64_t ohw = g.OH * g.OW, Kg = g.Kg(), OCg = g.OCg(), image_cols = g.C * g.KH * g.KW * ohw;
+  const ConvPath path = cpu_conv_path(g);
   cpu::parallel(image_threads(g), [&](int tid, int nth) {
-    T* scratch = saved_cols ? nullptr : image_scratch<T>(0, image_cols);
+    T* scratch = saved_cols || path != ConvPath::im2col ? nullptr : image_scratch<T>(0, image_cols);
     for (std::int64_t n = g.N * tid / nth; n < g.N * (tid + 1) / nth; ++n) {
-      T* cols = saved_cols ? saved_cols + n * image_cols : scratch;
-      im2col_image(x + n * g.C * g.H * g.W, cols, g);
+      const T* xn = x + n * g.C * g.H * g.W;
       T* o = out + n * g.OC * ohw;
-      if (bias)  // the bias is the GEMM's starting value
+      if (bias)  // the bias is the starting value of the sums
         for (std::int64_t oc = 0; oc < g.OC; ++oc) std::fill_n(o + oc * ohw, ohw, bias[oc]);
+      else if (path == ConvPath::depthwise)
+        std::fill_n(o, g.OC * ohw, T(0));
+      if (path == ConvPath::depthwise) {
+        depthwise_forward_image(xn, w, o, g);
+        continue;
+      }
+      const T* cols = xn;  // pointwise: the image is its own column matrix
+      if (path == ConvPath::im2col) {
+        T* c = saved_cols ? saved_cols + n * image_cols : scratch;
+        im2col_image(xn, c, g);
+        cols = c;
+      }
       for (std::int64_t gr = 0; gr < g.groups; ++gr)
         cpu::gemm_on<T>(1, OCg, ohw, Kg, w + gr * OCg * Kg, Kg, 1, cols + gr * Kg * ohw, ohw, 1, o + gr * OCg * ohw,
                         ohw, bias != nullptr);
@@ -201,9 +298,10 @@ void conv2d_forward_cpu(const T* x, const T* w, const T* bias, T* out, T* saved_
   });
 }
 
-/// The three gradients image by image from the forward's saved columns: dW += gout[n] . cols[n]^T and db += row sums
-/// of gout[n] into per-thread partials (summed in thread order: the result depends on the thread count only),
-/// dx[n] = col2im(W^T . gout[n]). Null destinations are skipped. One kernel.
+/// The three gradients image by image from what the forward kept (the columns; the input itself on the pointwise and
+/// depthwise paths): dW += gout[n] . cols[n]^T and db += row sums of gout[n] into per-thread partials (summed in
+/// thread order: the result depends on the thread count only), dx[n] = col2im(W^T . gout[n]). Null destinations are
+/// skipped. One kernel.
 template <class T>
 void conv2d_backward_cpu(const T* saved_cols, const T* w, const T* gout, T* dx, bool dx_acc, T* dw, bool dw_acc, T* db,
                          bool db_acc, const Conv2dGeometry& g) {
@@ -212,12 +310,17 @@ void conv2d_backward_cpu(const T* saved_cols, const T* w, const T* gout, T* dx, 
   const std::int64_t image_cols = g.C * g.KH * g.KW * ohw;
   const int nt = image_threads(g);
   std::vector<T> pdw(dw ? static_cast<std::size_t>(nt * wsize) : 0), pdb(db ? static_cast<std::size_t>(nt * g.OC) : 0);
+  const ConvPath path = cpu_conv_path(g);
   cpu::parallel(nt, [&](int tid, int nth) {
-    T* dcols = image_scratch<T>(1, image_cols);
+    T* dcols = image_scratch<T>(1, path == ConvPath::im2col ? image_cols : g.OW);  // depthwise: a row of sums
     for (std::int64_t n = g.N * tid / nth; n < g.N * (tid + 1) / nth; ++n) {
       const T* gn = gout + n * g.OC * ohw;
-      const T* cols = saved_cols + n * image_cols;
-      if (dw) {
+      // the image's columns, or off the im2col path the image itself
+      const T* cols = saved_cols + n * (path == ConvPath::im2col ? image_cols : g.C * g.H * g.W);
+      if (path == ConvPath::depthwise)
+        depthwise_backward_image(cols, w, gn, dx ? dx + n * g.C * g.H * g.W : nullptr, dx_acc,
+                                 dw ? pdw.data() + tid * wsize : nullptr, dcols, g);
+      if (dw && path != ConvPath::depthwise) {
         for (std::int64_t gr = 0; gr < g.groups; ++gr)  // A . B^T, both contiguous along the pixels
           cpu::gemm_on<T>(1, OCg, Kg, ohw, gn + gr * OCg * ohw, ohw, 1, cols + gr * Kg * ohw, 1, ohw,
                           pdw.data() + tid * wsize + gr * OCg * Kg, Kg, true);
@@ -228,11 +331,13 @@ void conv2d_backward_cpu(const T* saved_cols, const T* w, const T* gout, T* dx, 
           for (std::int64_t p = 0; p < ohw; ++p) s += gn[oc * ohw + p];
           pdb[static_cast<std::size_t>(tid * g.OC + oc)] += s;
         }
-      if (dx) {
-        for (std::int64_t gr = 0; gr < g.groups; ++gr)  // W_g^T . gout_g
-          cpu::gemm_on<T>(1, Kg, ohw, OCg, w + gr * OCg * Kg, 1, Kg, gn + gr * OCg * ohw, ohw, 1, dcols + gr * Kg * ohw,
-                          ohw, false);
-        col2im_image(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
+      if (dx && path != ConvPath::depthwise) {
+        // W_g^T . gout_g: the column gradient, which is the input gradient itself on the pointwise path
+        T* dst = path == ConvPath::pointwise ? dx + n * g.C * g.H * g.W : dcols;
+        for (std::int64_t gr = 0; gr < g.groups; ++gr)
+          cpu::gemm_on<T>(1, Kg, ohw, OCg, w + gr * OCg * Kg, 1, Kg, gn + gr * OCg * ohw, ohw, 1, dst + gr * Kg * ohw,
+                          ohw, path == ConvPath::pointwise && dx_acc);
+        if (path == ConvPath::im2col) col2im_image(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
       }
     }
   });
@@ -280,7 +385,8 @@ class Conv2dBackward final : public Node {
   Device dev() const { return w_->device(); }
 
  public:
-  /// saved: the batch's columns, image by image (CPU) or as one GEMM operand (a GPU).
+  /// saved: the batch's columns, image by image (CPU) or as one GEMM operand (a GPU); the input itself on the CPU's
+  /// pointwise and depthwise paths (detail::cpu_conv_path).
   Conv2dBackward(Conv2dGeometry g, std::shared_ptr<TensorImpl> saved, std::shared_ptr<TensorImpl> w)
       : g_(g), cols_(std::move(saved)), w_(std::move(w)) {}
   const char* name() const noexcept override { return "ConvolutionBackward"; }
@@ -386,11 +492,13 @@ TensorOf<T> conv2d(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
   };
   if (dev.is_cpu()) {
     // With a gradient to come the columns are kept (the backward needs them); without, they live in cache only.
-    auto cols = grad ? TensorImpl::empty({g.N, g.C * g.KH * g.KW * g.OH * g.OW}, dtype_of<T>(), dev) : nullptr;
+    // The direct paths keep the input instead.
+    const bool im2col = detail::cpu_conv_path(g) == detail::ConvPath::im2col;
+    auto cols = grad && im2col ? TensorImpl::empty({g.N, g.C * g.KH * g.KW * g.OH * g.OW}, dtype_of<T>(), dev) : nullptr;
     auto out = TensorImpl::empty({g.N, g.OC, g.OH, g.OW}, dtype_of<T>(), dev);
     detail::conv2d_forward_cpu<T>(x.data(), w.data(), b.defined() ? b.data() : nullptr, static_cast<T*>(out->data()),
                                   cols ? static_cast<T*>(cols->data()) : nullptr, g);
-    record(*out, cols);
+    record(*out, grad && !im2col ? x.impl() : cols);
     return TensorOf<T>(std::move(out));
   }
   auto cols = TensorImpl::empty({g.C * g.KH * g.KW, P}, dtype_of<T>(), dev);
