@@ -125,6 +125,33 @@ TEST_CASE("domain edges give NaN and inf as PyTorch does", "[expr][ops][edge]") 
   CHECK(st::Tensor(st::softplus(big)).to_vector()[1] == 1e4f);
 }
 
+TEMPLATE_TEST_CASE("comparisons with NaN give C++'s (and PyTorch's) answers in SIMD lanes and tails alike",
+                   "[expr][ops][edge]", float, double) {
+  using T = TestType;
+  // 70 elements: full vectors of every width, then a scalar tail. NaN against numbers, NaN and itself.
+  std::vector<T> av(70), bv(70);
+  for (std::size_t i = 0; i < av.size(); ++i) {
+    av[i] = i % 3 == 0 ? std::numeric_limits<T>::quiet_NaN() : T(i % 5);
+    bv[i] = i % 7 == 0 ? std::numeric_limits<T>::quiet_NaN() : T(i % 4);
+  }
+  const st::TensorOf<T> a = st::from_vector<T>(av), b = st::from_vector<T>(bv);
+  const auto check = [&](const st::TensorOf<T>& m, auto op, const char* name, bool self = false) {
+    const auto got = m.to_vector();
+    for (std::size_t i = 0; i < av.size(); ++i) {
+      const T y = self ? av[i] : bv[i];
+      INFO(name << " at " << i << ": " << av[i] << " vs " << y);
+      CHECK(got[i] == (op(av[i], y) ? T(1) : T(0)));
+    }
+  };
+  check(a == b, [](T x, T y) { return x == y; }, "==");
+  check(a != b, [](T x, T y) { return x != y; }, "!=");
+  check(a < b, [](T x, T y) { return x < y; }, "<");
+  check(a <= b, [](T x, T y) { return x <= y; }, "<=");
+  check(a > b, [](T x, T y) { return x > y; }, ">");
+  check(a >= b, [](T x, T y) { return x >= y; }, ">=");
+  check(a != a, [](T x, T y) { return x != y; }, "a != a", true);
+}
+
 TEST_CASE("every differentiable op passes gradcheck in double", "[expr][ops][grad]") {
   st::manual_seed(11);
   for (const auto& u : unary_ops()) {

@@ -54,7 +54,8 @@ struct Math<xsimd::batch<T, A>> {
   static mask greater(V a, V b) { return a > b; }
   static mask greater_eq(V a, V b) { return a >= b; }
   static mask equal(V a, V b) { return a == b; }
-  static mask not_equal(V a, V b) { return a != b; }
+  // Not xsimd's != : on AVX and AVX-512 it compares "ordered" (NaN != x is false), unlike C++, SSE2 and PyTorch.
+  static mask not_equal(V a, V b) { return !(a == b); }
   static mask both(mask a, mask b) { return a && b; }
   static V select(mask m, V a, V b) { return xsimd::select(m, a, b); }
   // NaN propagates, as in PyTorch (and as the scalar versions do).
