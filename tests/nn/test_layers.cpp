@@ -141,6 +141,46 @@ TEST_CASE("pooling matches references and passes gradcheck", "[nn][pool]") {
                     Catch::StartsWith("sinter: max_pool2d: pad should be at most half of the kernel size"));
 }
 
+TEMPLATE_TEST_CASE("max_pool2d(2) picks PyTorch's element on ties and NaN, on planes of every width", "[nn][pool]",
+                   float, double) {
+  using T = TestType;
+  // Values from a small set (many ties) with NaNs sprinkled in; widths below, at and above a vector of lanes.
+  for (auto [H, W] : {std::array<std::int64_t, 2>{2, 2}, {10, 10}, {28, 28}, {9, 7}, {6, 40}, {5, 33}}) {
+    INFO(H << "x" << W);
+    st::manual_seed(static_cast<std::uint64_t>(H * 100 + W));
+    std::vector<T> v = st::randint<T>(0, 4, {3 * H * W}).to_vector();
+    const std::vector<std::int64_t> picks = st::randint(0, 3 * H * W, {3 * H * W / 9 + 1}).to_vector();
+    for (std::int64_t i : picks) v[static_cast<std::size_t>(i)] = std::numeric_limits<T>::quiet_NaN();
+    const st::TensorOf<T> x = st::from_vector<T>(v, st::Shape{1, 3, H, W}).requires_grad_();
+    const st::TensorOf<T> y = F::max_pool2d(x, {2, 2});
+    const std::int64_t OH = H / 2, OW = W / 2;
+    REQUIRE(y.shape() == st::Shape{1, 3, OH, OW});
+    // The gradient of sum(y * k) puts k at each output's argmax: the chosen element, not only its value.
+    const st::TensorOf<T> k = st::arange<T>(3 * OH * OW).reshape({1, 3, OH, OW}) + T(1);
+    st::TensorOf<T>(y * k).backward(st::ones<T>(y.shape()));
+    const auto got = y.to_vector(), dx = x.grad().to_vector();
+    std::vector<T> want_dx(v.size(), T(0));
+    int bad = 0;
+    for (std::int64_t q = 0; q < 3; ++q)
+      for (std::int64_t oh = 0; oh < OH; ++oh)
+        for (std::int64_t ow = 0; ow < OW; ++ow) {
+          std::int64_t arg = q * H * W + 2 * oh * W + 2 * ow;
+          for (std::int64_t c : {std::int64_t{1}, W, W + 1}) {  // row-major order; the first NaN sticks
+            const std::int64_t at = q * H * W + 2 * oh * W + 2 * ow + c;
+            const T best = v[static_cast<std::size_t>(arg)], cand = v[static_cast<std::size_t>(at)];
+            if (best == best && (cand > best || cand != cand)) arg = at;
+          }
+          const std::size_t out = static_cast<std::size_t>((q * OH + oh) * OW + ow);
+          const T want = v[static_cast<std::size_t>(arg)];
+          if (!(got[out] == want || (got[out] != got[out] && want != want)) && ++bad <= 3)
+            FAIL_CHECK("output " << out << ": " << got[out] << " vs " << want);
+          want_dx[static_cast<std::size_t>(arg)] += T(out + 1);
+        }
+    CHECK(bad == 0);
+    CHECK(dx == want_dx);
+  }
+}
+
 TEST_CASE("batch_norm normalises per channel, updates running stats and passes gradcheck", "[nn][norm]") {
   st::manual_seed(102);
   const TD x = (st::randn<double>({8, 3, 4, 5}) * 2.0 + 1.0);
