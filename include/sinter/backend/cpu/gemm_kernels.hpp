@@ -48,6 +48,12 @@ struct Vec {
   SINTER_ALWAYS_INLINE static V add(V a, V b) { return a + b; }
   SINTER_ALWAYS_INLINE static void store(T* p, V v) { v.store_unaligned(p); }
   SINTER_ALWAYS_INLINE static T sum(V v) { return xsimd::hadd(v); }
+  /// The first n < W elements at p, zeros after them (a row's tail, without reading past it).
+  SINTER_ALWAYS_INLINE static V load_n(const T* p, int n) {
+    alignas(64) T t[W] = {};
+    for (int i = 0; i < n; ++i) t[i] = p[i];
+    return V::load_aligned(t);
+  }
 };
 inline constexpr int kDotRows = 3;  // 12 accumulators + 3 rows of A + 1 of B: 16 registers
 #include <sinter/backend/cpu/gemm_kernels.inc>
@@ -83,6 +89,9 @@ struct Vec<float> {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
   }
+  SINTER_ALWAYS_INLINE static V load_n(const float* p, int n) {
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  }
 };
 template <>
 struct Vec<double> {
@@ -97,6 +106,9 @@ struct Vec<double> {
   SINTER_ALWAYS_INLINE static double sum(V v) {
     const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+  }
+  SINTER_ALWAYS_INLINE static V load_n(const double* p, int n) {
+    return _mm256_maskload_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)));
   }
 };
 inline constexpr int kDotRows = 3;
@@ -142,6 +154,9 @@ struct Vec<float> {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
   }
+  SINTER_ALWAYS_INLINE static V load_n(const float* p, int n) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+  }
 };
 template <>
 struct Vec<double> {
@@ -159,6 +174,9 @@ struct Vec<double> {
     const __m256d h = _mm256_add_pd(_mm256_load_pd(t), _mm256_load_pd(t + 4));
     const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
     return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+  }
+  SINTER_ALWAYS_INLINE static V load_n(const double* p, int n) {
+    return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p);
   }
 };
 inline constexpr int kDotRows = 4;  // 16 accumulators + 4 rows of A + 1 of B: 21 of 32 registers
