@@ -39,6 +39,10 @@ using sinter::detail::count_kernel;
 /// The output columns [lo, hi) whose input column ow*sw - pw + kw*dw lies inside the image.
 inline std::pair<std::int64_t, std::int64_t> valid_columns(const Conv2dGeometry& g, std::int64_t kw) {
   const std::int64_t off = kw * g.dw - g.pw;  // iw = ow * sw + off
+  if (g.sw == 1) {  // no division: im2col calls this once per row of columns (150 times per LeNet image)
+    const std::int64_t lo = std::clamp<std::int64_t>(-off, 0, g.OW);
+    return {lo, std::clamp<std::int64_t>(g.W - off, lo, g.OW)};
+  }
   std::int64_t lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;
   std::int64_t hi = g.W - off <= 0 ? 0 : (g.W - off + g.sw - 1) / g.sw;
   lo = std::min(lo, g.OW);
@@ -122,10 +126,17 @@ using sinter::detail::launch_gemm;
 // ---- CPU: one image at a time --------------------------------------------------------------------------------
 
 /// cols[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (0 outside), for one image.
+/// x_end bounds the input buffer. With unit stride the rows are copied in whole vectors that may run past the row's
+/// end, on both sides: the extra elements read stay inside the input buffer (checked against x_end) and the extra
+/// ones written fall on the next row of columns, which is written after (so never past this image's columns). LeNet's
+/// second layer copies rows 10 wide, where a loop per element and its bounds cost as much as the copy.
 template <class T>
-void im2col_image(const T* x, T* cols, const Conv2dGeometry& g) {
-  const std::int64_t ohw = g.OH * g.OW;
-  for (std::int64_t r = 0; r < g.C * g.KH * g.KW; ++r) {
+void im2col_image(const T* x, const T* x_end, T* cols, const Conv2dGeometry& g) {
+  using V = cpu::vec<T>;
+  constexpr std::int64_t L = V::size;
+  const std::int64_t ohw = g.OH * g.OW, rows = g.C * g.KH * g.KW;
+  T* const cols_end = cols + rows * ohw;
+  for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t c = r / (g.KH * g.KW), kh = (r / g.KW) % g.KH, kw = r % g.KW;
     const T* plane = x + c * g.H * g.W;
     const auto [lo, hi] = valid_columns(g, kw);
@@ -138,12 +149,18 @@ void im2col_image(const T* x, T* cols, const Conv2dGeometry& g) {
         continue;
       }
       const T* src = plane + ih * g.W + first - lo * g.sw;  // src[ow * sw] is the input of output column ow
-      for (std::int64_t ow = 0; ow < lo; ++ow) o[ow] = T(0);
+      std::int64_t ow = lo;
       if (g.sw == 1)
-        for (std::int64_t ow = lo; ow < hi; ++ow) o[ow] = src[ow];
-      else
-        for (std::int64_t ow = lo; ow < hi; ++ow) o[ow] = src[ow * g.sw];
-      for (std::int64_t ow = hi; ow < g.OW; ++ow) o[ow] = T(0);
+        for (; ow < hi && x_end - src - ow >= L && cols_end - o - ow >= L; ow += L)
+          V::load_unaligned(src + ow).store_unaligned(o + ow);
+      if (ow < hi) {
+        if (g.sw == 1)
+          for (; ow < hi; ++ow) o[ow] = src[ow];
+        else
+          for (; ow < hi; ++ow) o[ow] = src[ow * g.sw];
+      }
+      for (std::int64_t z = 0; z < lo; ++z) o[z] = T(0);  // after the copy: it may have run over these
+      for (std::int64_t z = hi; z < g.OW; ++z) o[z] = T(0);
     }
   }
 }
@@ -288,7 +305,7 @@ void conv2d_forward_cpu(const T* x, const T* w, const T* bias, T* out, T* saved_
       const T* cols = xn;  // pointwise: the image is its own column matrix
       if (path == ConvPath::im2col) {
         T* c = saved_cols ? saved_cols + n * image_cols : scratch;
-        im2col_image(xn, c, g);
+        im2col_image(xn, x + g.N * g.C * g.H * g.W, c, g);
         cols = c;
       }
       for (std::int64_t gr = 0; gr < g.groups; ++gr)
@@ -325,10 +342,15 @@ void conv2d_backward_cpu(const T* saved_cols, const T* w, const T* gout, T* dx, 
           cpu::gemm_on<T>(1, OCg, Kg, ohw, gn + gr * OCg * ohw, ohw, 1, cols + gr * Kg * ohw, 1, ohw,
                           pdw.data() + tid * wsize + gr * OCg * Kg, Kg, true);
       }
-      if (db)
+      if (db)  // row sums in SIMD lanes (a scalar running sum waits on each add: 4 cycles per element)
         for (std::int64_t oc = 0; oc < g.OC; ++oc) {
-          T s(0);
-          for (std::int64_t p = 0; p < ohw; ++p) s += gn[oc * ohw + p];
+          using V = cpu::vec<T>;
+          const T* row = gn + oc * ohw;
+          V acc(T(0));
+          std::int64_t p = 0;
+          for (; p + static_cast<std::int64_t>(V::size) <= ohw; p += V::size) acc += V::load_unaligned(row + p);
+          T s = xsimd::hadd(acc);
+          for (; p < ohw; ++p) s += row[p];
           pdb[static_cast<std::size_t>(tid * g.OC + oc)] += s;
         }
       if (dx && path != ConvPath::depthwise) {
