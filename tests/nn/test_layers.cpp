@@ -123,6 +123,34 @@ TEST_CASE("conv2d's direct CPU paths (1x1 pointwise, depthwise) match the defini
   }
 }
 
+TEST_CASE("conv2d's depthwise weight gradient ignores the lanes past a row's end, even over an infinite input",
+          "[nn][conv]") {
+  // Rows 6 wide: vectors of the direct path run past them and, for the leftmost tap, over the last input column.
+  std::vector<double> xv(2 * 4 * 6, 0.5);
+  xv[1 * 6 + 5] = INFINITY;  // channel 0, row 1, last column: only taps kw = 1, 2 reach it
+  const TD x = st::from_vector<double>(xv, st::Shape{1, 2, 4, 6});
+  const TD w = st::ones<double>({2, 1, 3, 3}).requires_grad_();
+  const TD y = F::conv2d(x, w, TD(), {1, 1}, {1, 1}, {1, 1}, 2);
+  y.backward(st::ones<double>(y.shape()));
+  const auto dw = w.grad().to_vector();
+  for (int c = 0; c < 2; ++c)
+    for (int kh = 0; kh < 3; ++kh)
+      for (int kw = 0; kw < 3; ++kw) {
+        double want = 0;  // sum of the inputs this tap reads over all outputs (gout = 1)
+        for (int oh = 0; oh < 4; ++oh)
+          for (int ow = 0; ow < 6; ++ow) {
+            const int ih = oh + kh - 1, iw = ow + kw - 1;
+            if (ih >= 0 && ih < 4 && iw >= 0 && iw < 6) want += xv[static_cast<std::size_t>((c * 4 + ih) * 6 + iw)];
+          }
+        const double got = dw[static_cast<std::size_t>((c * 3 + kh) * 3 + kw)];
+        INFO("channel " << c << " tap " << kh << "," << kw);
+        if (std::isfinite(want))
+          CHECK(got == Approx(want).margin(1e-12));
+        else
+          CHECK(got == want);
+      }
+}
+
 TEST_CASE("pooling matches references and passes gradcheck", "[nn][pool]") {
   const TD x = st::arange<double>(16).reshape({1, 1, 4, 4});
   CHECK(F::max_pool2d(x, {2, 2}).to_vector() == std::vector<double>{5, 7, 13, 15});

@@ -209,6 +209,107 @@ inline ConvPath cpu_conv_path(const Conv2dGeometry& g) {
   return ConvPath::im2col;
 }
 
+// With unit column stride the direct path works on a zero-padded copy of each input plane: every tap then reads
+// whole vectors of a row at a fixed shift, with no bounds, and an output vector sums its KH*KW taps in a register.
+
+/// Row length of a padded plane: the padding on both sides plus a vector of slack, so a vector starting at any
+/// output column and shifted by any tap stays inside the row.
+template <class T>
+std::int64_t padded_width(const Conv2dGeometry& g) {
+  return g.W + 2 * g.pw + static_cast<std::int64_t>(cpu::vec<T>::size);
+}
+
+/// dst = the plane src with ph zero rows above and below, pw zero columns left and the rest of each row zero.
+template <class T>
+void pad_plane(const T* src, T* dst, const Conv2dGeometry& g) {
+  const std::int64_t PW = padded_width<T>(g), PH = g.H + 2 * g.ph;
+  std::fill_n(dst, g.ph * PW, T(0));
+  for (std::int64_t h = 0; h < g.H; ++h) {
+    T* row = dst + (g.ph + h) * PW;
+    std::fill_n(row, g.pw, T(0));
+    std::copy_n(src + h * g.W, g.W, row + g.pw);
+    std::fill_n(row + g.pw + g.W, PW - g.pw - g.W, T(0));
+  }
+  std::fill_n(dst + (g.ph + g.H) * PW, (PH - g.ph - g.H) * PW, T(0));
+}
+
+/// The direct forward with unit column stride for one image: out[oc, oh, ow] = bias + sum of the taps, a vector of
+/// output columns at a time. padded: scratch for one padded plane.
+template <class T>
+void direct_forward_image_padded(const T* x, const T* w, const T* bias, T* out, T* padded, const Conv2dGeometry& g) {
+  using V = cpu::vec<T>;
+  constexpr std::int64_t L = V::size;
+  const std::int64_t PW = padded_width<T>(g), mult = g.OCg(), taps = g.KH * g.KW;
+  alignas(64) T tail[L];
+  for (std::int64_t c = 0; c < g.C; ++c) {
+    pad_plane(x + c * g.H * g.W, padded, g);
+    for (std::int64_t oc = c * mult; oc < (c + 1) * mult; ++oc) {
+      const T* wk = w + oc * taps;
+      T* o = out + oc * g.OH * g.OW;
+      for (std::int64_t oh = 0; oh < g.OH; ++oh)
+        for (std::int64_t c0 = 0; c0 < g.OW; c0 += L) {
+          V acc(bias ? bias[oc] : T(0));
+          for (std::int64_t kh = 0; kh < g.KH; ++kh) {
+            const T* prow = padded + (oh * g.sh + kh * g.dh) * PW + c0;
+            for (std::int64_t kw = 0; kw < g.KW; ++kw)
+              acc = xsimd::fma(V(wk[kh * g.KW + kw]), V::load_unaligned(prow + kw * g.dw), acc);
+          }
+          T* dst = o + oh * g.OW + c0;
+          if (c0 + L <= g.OW) {
+            acc.store_unaligned(dst);
+          } else {  // the row's last columns: the lanes past its end are not written
+            acc.store_aligned(tail);
+            std::copy_n(tail, g.OW - c0, dst);
+          }
+        }
+    }
+  }
+}
+
+/// Rows of gout padded to whole vectors (zeros after each row's end): scratch size for direct_weight_grad_image_padded.
+template <class T>
+std::int64_t padded_gout_size(const Conv2dGeometry& g) {
+  constexpr std::int64_t L = cpu::vec<T>::size;
+  return g.OH * ((g.OW + L - 1) / L * L);
+}
+
+/// The weight gradient of the direct path with unit column stride for one image: dw[oc, kh, kw] += the sum over
+/// output positions of gout[oc] times the tap's shifted input, a vector of columns at a time. Each gout plane is first
+/// copied into rows of whole vectors (gpad), and lanes past a row's end are masked out of the sums, not multiplied by
+/// zero: an infinite input there must not turn a sum into NaN.
+template <class T>
+void direct_weight_grad_image_padded(const T* x, const T* gout, T* dw, T* padded, T* gpad, const Conv2dGeometry& g) {
+  using V = cpu::vec<T>;
+  constexpr std::int64_t L = V::size;
+  const std::int64_t PW = padded_width<T>(g), mult = g.OCg(), taps = g.KH * g.KW, ohw = g.OH * g.OW;
+  const std::int64_t full = g.OW / L * L, GW = (g.OW + L - 1) / L * L;  // full vectors per row; gpad's row length
+  alignas(64) T lane[L];
+  for (std::int64_t j = 0; j < L; ++j) lane[j] = static_cast<T>(j);
+  const auto live = V::load_aligned(lane) < V(static_cast<T>(g.OW - full));  // lanes of the last, partial vector
+  for (std::int64_t c = 0; c < g.C; ++c) {
+    pad_plane(x + c * g.H * g.W, padded, g);
+    for (std::int64_t oc = c * mult; oc < (c + 1) * mult; ++oc) {
+      for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+        std::copy_n(gout + oc * ohw + oh * g.OW, g.OW, gpad + oh * GW);
+        std::fill_n(gpad + oh * GW + g.OW, GW - g.OW, T(0));
+      }
+      for (std::int64_t kh = 0; kh < g.KH; ++kh)
+        for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+          V acc(T(0));
+          for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+            const T* prow = padded + (oh * g.sh + kh * g.dh) * PW + kw * g.dw;
+            const T* grow = gpad + oh * GW;
+            for (std::int64_t c0 = 0; c0 < full; c0 += L)
+              acc = xsimd::fma(V::load_aligned(grow + c0), V::load_unaligned(prow + c0), acc);
+            if (full < g.OW)
+              acc += xsimd::select(live, V::load_aligned(grow + full) * V::load_unaligned(prow + full), V(T(0)));
+          }
+          dw[oc * taps + kh * g.KW + kw] += xsimd::hadd(acc);
+        }
+    }
+  }
+}
+
 /// out[oc] (+)= sum over (kh, kw) of w[oc, kh, kw] * the input plane of channel oc / (OC / C) shifted by the tap,
 /// for one image (depthwise: one input channel per group, OC / C output channels from each).
 template <class T>
@@ -291,15 +392,20 @@ void conv2d_forward_cpu(const T* x, const T* w, const T* bias, T* out, T* saved_
   const ConvPath path = cpu_conv_path(g);
   cpu::parallel(image_threads(g), [&](int tid, int nth) {
     T* scratch = saved_cols || path != ConvPath::im2col ? nullptr : image_scratch<T>(0, image_cols);
+    T* padded = path == ConvPath::depthwise ? image_scratch<T>(0, (g.H + 2 * g.ph) * padded_width<T>(g)) : nullptr;
     for (std::int64_t n = g.N * tid / nth; n < g.N * (tid + 1) / nth; ++n) {
       const T* xn = x + n * g.C * g.H * g.W;
       T* o = out + n * g.OC * ohw;
-      if (bias)  // the bias is the starting value of the sums
+      const bool padded_path = path == ConvPath::depthwise && g.sw == 1;  // sets the bias itself
+      if (bias && !padded_path)  // the bias is the starting value of the sums
         for (std::int64_t oc = 0; oc < g.OC; ++oc) std::fill_n(o + oc * ohw, ohw, bias[oc]);
-      else if (path == ConvPath::depthwise)
+      else if (path == ConvPath::depthwise && !padded_path)
         std::fill_n(o, g.OC * ohw, T(0));
       if (path == ConvPath::depthwise) {
-        depthwise_forward_image(xn, w, o, g);
+        if (g.sw == 1)
+          direct_forward_image_padded(xn, w, bias, o, padded, g);
+        else
+          depthwise_forward_image(xn, w, o, g);
         continue;
       }
       const T* cols = xn;  // pointwise: the image is its own column matrix
@@ -329,14 +435,21 @@ void conv2d_backward_cpu(const T* saved_cols, const T* w, const T* gout, T* dx, 
   std::vector<T> pdw(dw ? static_cast<std::size_t>(nt * wsize) : 0), pdb(db ? static_cast<std::size_t>(nt * g.OC) : 0);
   const ConvPath path = cpu_conv_path(g);
   cpu::parallel(nt, [&](int tid, int nth) {
-    T* dcols = image_scratch<T>(1, path == ConvPath::im2col ? image_cols : g.OW);  // depthwise: a row of sums
+    // depthwise: a row of sums, or gout in whole vectors (direct_weight_grad_image_padded)
+    T* dcols = image_scratch<T>(1, path == ConvPath::im2col ? image_cols : std::max(g.OW, padded_gout_size<T>(g)));
+    T* padded = path == ConvPath::depthwise ? image_scratch<T>(0, (g.H + 2 * g.ph) * padded_width<T>(g)) : nullptr;
     for (std::int64_t n = g.N * tid / nth; n < g.N * (tid + 1) / nth; ++n) {
       const T* gn = gout + n * g.OC * ohw;
       // the image's columns, or off the im2col path the image itself
       const T* cols = saved_cols + n * (path == ConvPath::im2col ? image_cols : g.C * g.H * g.W);
-      if (path == ConvPath::depthwise)
-        depthwise_backward_image(cols, w, gn, dx ? dx + n * g.C * g.H * g.W : nullptr, dx_acc,
-                                 dw ? pdw.data() + tid * wsize : nullptr, dcols, g);
+      if (path == ConvPath::depthwise) {
+        T* pdw_t = dw ? pdw.data() + tid * wsize : nullptr;
+        const bool padded_dw = pdw_t && g.sw == 1;
+        if (padded_dw) direct_weight_grad_image_padded(cols, gn, pdw_t, padded, dcols, g);
+        if (dx || (pdw_t && !padded_dw))
+          depthwise_backward_image(cols, w, gn, dx ? dx + n * g.C * g.H * g.W : nullptr, dx_acc,
+                                   padded_dw ? nullptr : pdw_t, dcols, g);
+      }
       if (dw && path != ConvPath::depthwise) {
         for (std::int64_t gr = 0; gr < g.groups; ++gr)  // A . B^T, both contiguous along the pixels
           cpu::gemm_on<T>(1, OCg, Kg, ohw, gn + gr * OCg * ohw, ohw, 1, cols + gr * Kg * ohw, 1, ohw,
