@@ -66,3 +66,17 @@ TEST_CASE("matmul and its gradients are the reference products with sinter::blas
   for (auto [got, want] : {std::pair{y.to_vector(), want_y}, {a.grad().to_vector(), want_da}, {b.grad().to_vector(), want_db}})
     for (std::size_t i = 0; i < want.size(); ++i) CHECK(got[i] == Approx(want[i]).epsilon(1e-12).margin(1e-12));
 }
+
+TEST_CASE("a GEMM epilogue runs after CBLAS's product, over row bands of the threads asked for", "[backend][blas]") {
+  st::manual_seed(5);
+  const st::Tensor a = st::randn({130, 90}), b = st::randn({90, 70}), bias = st::randn({70});
+  REQUIRE(st::cpu::uses_cblas<float>(130, 70, 90, 90, 1, 70, 1, 70));
+  for (int threads : {1, 2}) {
+    st::set_num_threads(threads);
+    const st::Tensor y = st::matmul(a, b, [&](const st::Tensor& p) { return st::relu(p + bias); });
+    const st::Tensor p = st::matmul(a, b);
+    const st::Tensor want = st::relu(p + bias);
+    CHECK(y.to_vector() == want.to_vector());
+  }
+  st::set_num_threads(2);
+}

@@ -113,7 +113,7 @@ void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const
                   beta, C, static_cast<int>(ldc));
     // CBLAS offers no hook per block: the epilogue follows over row bands, one per thread.
     if (epilogue.fn)
-      parallel(threads_for(M * N), [&](int tid, int nth) { epilogue(M * tid / nth, M * (tid + 1) / nth, 0, N); });
+      parallel(nthreads, [&](int tid, int nth) { epilogue(M * tid / nth, M * (tid + 1) / nth, 0, N); });
     return;
   }
 #endif
