@@ -179,7 +179,7 @@ struct Vec<double> {
     return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p);
   }
 };
-inline constexpr int kDotRows = 4;  // 16 accumulators + 4 rows of A + 1 of B: 21 of 32 registers
+inline constexpr int kDotRows = 6;  // 24 accumulators + 6 rows of A + 1 of B: 31 of 32 registers
 #include <sinter/backend/cpu/gemm_kernels.inc>
 }  // namespace gemm_avx512
 #if !defined(__AVX512F__)
