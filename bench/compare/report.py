@@ -84,35 +84,18 @@ def render(values, header, commit, threads):
                               "libtorch, freed memory reused", "speed-up", "roofline"])
         lines.append("")
 
-    rows = []
-    for key in ("mlp_b64", "mlp_b256", "lenet_b64"):
-        s = values.get(f"train.{key}{t}.sinter")
-        if s is None:
-            continue
-        tt = values.get(f"train.{key}{t}.torch")
-        flop = values.get(f"train.{key}{t}.flop")
-        gflops = flop / (s * 1e-3) / 1e9 if flop else None
-        rows.append([key.replace("_b", ", batch ").replace("mlp", "MLP 784-256-128-10").replace("lenet", "LeNet-5"),
-                     f"{fmt(s)} ms", f"{fmt(tt)} ms", f"{ratio(s / tt if tt else None)}x",
-                     f"{ratio(gflops / fma if gflops and fma else None)} of FMA peak"])
+    rows = timed_rows(values, "train", t, fma, (("mlp_b64", "MLP 784-256-128-10, batch 64"),
+                                                 ("mlp_b256", "MLP 784-256-128-10, batch 256"),
+                                                 ("lenet_b64", "LeNet-5, batch 64")))
     if rows:
         lines.append("Training steps, SGD with momentum (bench/compare/training_vs_libtorch.cpp):")
         lines.append("")
         lines += table(rows, ["step", "sinter", "libtorch", "sinter / libtorch", "roofline"])
         lines.append("")
 
-    rows = []
-    for key, label in (("resnet3x3_8x64x32x32", "3x3, 64 -> 64, 8x64x32x32 (ResNet-style)"),
-                       ("pointwise1x1_8x64x32x32", "1x1, 64 -> 64, 8x64x32x32 (pointwise)"),
-                       ("depthwise3x3_8x64x32x32", "3x3 depthwise, 64 channels, 8x64x32x32")):
-        s = values.get(f"conv.{key}{t}.sinter")
-        if s is None:
-            continue
-        tt = values.get(f"conv.{key}{t}.torch")
-        flop = values.get(f"conv.{key}{t}.flop")
-        gflops = flop / (s * 1e-3) / 1e9 if flop else None
-        rows.append([label, f"{fmt(s)} ms", f"{fmt(tt)} ms", f"{ratio(s / tt if tt else None)}x",
-                     f"{ratio(gflops / fma if gflops and fma else None)} of FMA peak"])
+    rows = timed_rows(values, "conv", t, fma, (("resnet3x3_8x64x32x32", "3x3, 64 -> 64, 8x64x32x32 (ResNet-style)"),
+                                               ("pointwise1x1_8x64x32x32", "1x1, 64 -> 64, 8x64x32x32 (pointwise)"),
+                                               ("depthwise3x3_8x64x32x32", "3x3 depthwise, 64 channels, 8x64x32x32")))
     if rows:
         lines.append("conv2d forward and backward (input, weight and bias gradients), padding to keep the size "
                      "(bench/compare/training_vs_libtorch.cpp):")
@@ -130,6 +113,21 @@ def render(values, header, commit, threads):
         lines += gemm_table(values, prefix, title)
     lines.append(END)
     return lines
+
+
+def timed_rows(values, prefix, t, fma, keys):
+    """Rows of sinter's and libtorch's milliseconds, their ratio and sinter's FMA-peak fraction, per (key, label)."""
+    rows = []
+    for key, label in keys:
+        s = values.get(f"{prefix}.{key}{t}.sinter")
+        if s is None:
+            continue
+        tt = values.get(f"{prefix}.{key}{t}.torch")
+        flop = values.get(f"{prefix}.{key}{t}.flop")
+        gflops = flop / (s * 1e-3) / 1e9 if flop else None
+        rows.append([label, f"{fmt(s)} ms", f"{fmt(tt)} ms", f"{ratio(s / tt if tt else None)}x",
+                     f"{ratio(gflops / fma if gflops and fma else None)} of FMA peak"])
+    return rows
 
 
 def gemm_table(values, prefix, title):
