@@ -17,6 +17,12 @@
 #include "timing.hpp"
 
 namespace {
+#if defined(SINTER_BENCH_PORTABLE)
+constexpr const char* kKeyPrefix = "gemm_portable.";
+#else
+constexpr const char* kKeyPrefix = "gemm.";
+#endif
+
 struct Shape {
   const char* name;
   int M, N, K;
@@ -56,11 +62,7 @@ int main(int argc, char** argv) {
                   1.0f, a, s.ta ? s.M : s.K, b, s.tb ? s.K : s.N, 0.0f, c, s.N);
     });
     const double flop = 2.0 * s.M * s.N * s.K;
-#if defined(SINTER_BENCH_PORTABLE)
-    const std::string key = std::string("gemm_portable.") + s.name + ".t" + std::to_string(threads);
-#else
-    const std::string key = std::string("gemm.") + s.name + ".t" + std::to_string(threads);
-#endif
+    const std::string key = std::string(kKeyPrefix) + s.name + ".t" + std::to_string(threads);
     bench::result((key + ".sinter").c_str(), flop / ours * 1e-9, "GFLOP/s");
     bench::result((key + ".openblas").c_str(), flop / theirs * 1e-9, "GFLOP/s");
     bench::result((key + ".ratio_sinter_over_openblas").c_str(), theirs / ours, "x");

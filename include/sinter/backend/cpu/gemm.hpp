@@ -44,7 +44,7 @@ template <class T>
 void gemm_dot(const GemmKernels<T>& kern, std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda,
               const T* Bt, std::int64_t ldb, T* C, std::int64_t ldc, bool accumulate, int nthreads,
               const TileEpilogue& epilogue) {
-  constexpr std::int64_t RN = 4;  // columns per block in dot_band
+  constexpr std::int64_t RN = kDotCols;
   const std::int64_t RM = kern.dot_rows, nblocks = (N + RN - 1) / RN;
   parallel(nthreads, [&](int tid, int nth) {
     const std::int64_t j0 = nblocks * tid / nth * RN, j1 = std::min(N, nblocks * (tid + 1) / nth * RN);

@@ -21,6 +21,9 @@ namespace sinter::cpu {
 /// a broadcast fit the 16 vector registers of SSE, AVX2 and NEON, and leave AVX-512 room.
 inline constexpr int kGemmTileRows = 6;
 
+/// Columns of C per dot-product block (dot_band): the GEMM's threads split C's columns in multiples of it.
+inline constexpr int kDotCols = 4;
+
 /// One instruction set's kernels: W lanes per vector, dot_rows rows of A per dot-product block, the micro-kernel
 /// (micro_tile in gemm_kernels.inc) and the A . B^T band (dot_band). Plain function pointers: one call per tile of
 /// C (hundreds of FMAs), so the indirection costs nothing measurable.

@@ -227,6 +227,9 @@ inline ConvPath cpu_conv_path(const Conv2dGeometry& g) {
 // With unit column stride the direct path works on a zero-padded copy of each input plane: every tap then reads
 // whole vectors of a row at a fixed shift, with no bounds, and an output vector sums its KH*KW taps in a register.
 
+/// Whether the direct (depthwise) path runs on padded planes: with unit column stride.
+inline bool uses_padded_plane(const Conv2dGeometry& g) { return cpu_conv_path(g) == ConvPath::depthwise && g.sw == 1; }
+
 /// Row length of a padded plane: the padding on both sides plus a vector of slack, so a vector starting at any
 /// output column and shifted by any tap stays inside the row.
 template <class T>
@@ -325,14 +328,15 @@ void direct_weight_grad_image_padded(const T* x, const T* gout, T* dw, T* padded
   }
 }
 
-/// out[oc] (+)= sum over (kh, kw) of w[oc, kh, kw] * the input plane of channel oc / (OC / C) shifted by the tap,
+/// out[oc] = bias + sum over (kh, kw) of w[oc, kh, kw] * the input plane of channel oc / (OC / C) shifted by the tap,
 /// for one image (depthwise: one input channel per group, OC / C output channels from each).
 template <class T>
-void depthwise_forward_image(const T* x, const T* w, T* out, const Conv2dGeometry& g) {
+void depthwise_forward_image(const T* x, const T* w, const T* bias, T* out, const Conv2dGeometry& g) {
   const std::int64_t ohw = g.OH * g.OW, mult = g.OCg();
   for (std::int64_t oc = 0; oc < g.OC; ++oc) {
     const T* plane = x + (oc / mult) * g.H * g.W;
     T* o = out + oc * ohw;
+    std::fill_n(o, ohw, bias ? bias[oc] : T(0));
     for (std::int64_t kh = 0; kh < g.KH; ++kh)
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
         const T wv = w[(oc * g.KH + kh) * g.KW + kw];
@@ -407,22 +411,19 @@ void conv2d_forward_cpu(const T* x, const T* w, const T* bias, T* out, T* saved_
   const ConvPath path = cpu_conv_path(g);
   cpu::parallel(image_threads(g), [&](int tid, int nth) {
     T* scratch = saved_cols || path != ConvPath::im2col ? nullptr : image_scratch<T>(0, image_cols);
-    T* padded = path == ConvPath::depthwise ? image_scratch<T>(0, (g.H + 2 * g.ph) * padded_width<T>(g)) : nullptr;
+    T* padded = uses_padded_plane(g) ? image_scratch<T>(0, (g.H + 2 * g.ph) * padded_width<T>(g)) : nullptr;
     for (std::int64_t n = g.N * tid / nth; n < g.N * (tid + 1) / nth; ++n) {
       const T* xn = x + n * g.C * g.H * g.W;
       T* o = out + n * g.OC * ohw;
-      const bool padded_path = path == ConvPath::depthwise && g.sw == 1;  // sets the bias itself
-      if (bias && !padded_path)  // the bias is the starting value of the sums
-        for (std::int64_t oc = 0; oc < g.OC; ++oc) std::fill_n(o + oc * ohw, ohw, bias[oc]);
-      else if (path == ConvPath::depthwise && !padded_path)
-        std::fill_n(o, g.OC * ohw, T(0));
       if (path == ConvPath::depthwise) {
-        if (g.sw == 1)
+        if (padded)
           direct_forward_image_padded(xn, w, bias, o, padded, g);
         else
-          depthwise_forward_image(xn, w, o, g);
+          depthwise_forward_image(xn, w, bias, o, g);
         continue;
       }
+      if (bias)  // the bias is the GEMM's starting value
+        for (std::int64_t oc = 0; oc < g.OC; ++oc) std::fill_n(o + oc * ohw, ohw, bias[oc]);
       const T* cols = xn;  // pointwise: the image is its own column matrix
       if (path == ConvPath::im2col) {
         T* c = saved_cols ? saved_cols + n * image_cols : scratch;
@@ -452,18 +453,19 @@ void conv2d_backward_cpu(const T* saved_cols, const T* w, const T* gout, T* dx, 
   cpu::parallel(nt, [&](int tid, int nth) {
     // depthwise: a row of sums, or gout in whole vectors (direct_weight_grad_image_padded)
     T* dcols = image_scratch<T>(1, path == ConvPath::im2col ? image_cols : std::max(g.OW, padded_gout_size<T>(g)));
-    T* padded = path == ConvPath::depthwise ? image_scratch<T>(0, (g.H + 2 * g.ph) * padded_width<T>(g)) : nullptr;
+    T* padded = uses_padded_plane(g) ? image_scratch<T>(0, (g.H + 2 * g.ph) * padded_width<T>(g)) : nullptr;
     for (std::int64_t n = g.N * tid / nth; n < g.N * (tid + 1) / nth; ++n) {
       const T* gn = gout + n * g.OC * ohw;
       // the image's columns, or off the im2col path the image itself
       const T* cols = saved_cols + n * (path == ConvPath::im2col ? image_cols : g.C * g.H * g.W);
       if (path == ConvPath::depthwise) {
+        // The weight gradient on the padded plane where there is one; the input gradient (and otherwise the weight
+        // gradient) by the row loops.
         T* pdw_t = dw ? pdw.data() + tid * wsize : nullptr;
-        const bool padded_dw = pdw_t && g.sw == 1;
-        if (padded_dw) direct_weight_grad_image_padded(cols, gn, pdw_t, padded, dcols, g);
-        if (dx || (pdw_t && !padded_dw))
-          depthwise_backward_image(cols, w, gn, dx ? dx + n * g.C * g.H * g.W : nullptr, dx_acc,
-                                   padded_dw ? nullptr : pdw_t, dcols, g);
+        if (pdw_t && padded) direct_weight_grad_image_padded(cols, gn, pdw_t, padded, dcols, g);
+        T* row_dw = padded ? nullptr : pdw_t;
+        if (dx || row_dw)
+          depthwise_backward_image(cols, w, gn, dx ? dx + n * g.C * g.H * g.W : nullptr, dx_acc, row_dw, dcols, g);
       }
       if (dw && path != ConvPath::depthwise) {
         for (std::int64_t gr = 0; gr < g.groups; ++gr)  // A . B^T, both contiguous along the pixels

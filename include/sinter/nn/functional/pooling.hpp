@@ -48,6 +48,13 @@ struct PoolGeometry {
   }
 };
 
+/// Whether v replaces the running maximum best: larger, or a NaN (which then sticks), as PyTorch's max pooling does.
+/// One rule for the device kernel and the CPU's scalar loops (the SIMD loop spells it with masks).
+template <class T>
+SINTER_HD bool replaces_max(T v, T best) {
+  return best == best && !(v <= best);
+}
+
 // ---- device kernels: one output element per index; backward adds into the (zeroed) input gradient atomically ----
 
 template <class T>
@@ -65,7 +72,7 @@ struct MaxPoolKernel {
     for (std::int64_t h = b.h0; h < b.h1; ++h)
       for (std::int64_t w = b.w0; w < b.w1; ++w) {
         const T v = s[h * g.W + w];
-        if (v > best || (v != v && best == best)) best = v, arg = h * g.W + w;  // NaN wins, as in PyTorch
+        if (replaces_max(v, best)) best = v, arg = h * g.W + w;
       }
     out[i] = best;
     argmax[i] = static_cast<std::int32_t>(arg);
@@ -206,7 +213,7 @@ void max_pool_2x2_plane(const T* s, T* o, std::int32_t* a, std::int64_t W, std::
   for (; p + L <= last + 1; p += L) {  // the farthest load ends at p + W + L <= last + W + 1: inside the plane
     V best = V::load_unaligned(s + p), off(T(0));
     const auto step = [&](V v, T at) {
-      const auto take = (best == best) & ((v > best) | xsimd::isnan(v));  // larger, or NaN (which then sticks)
+      const auto take = (best == best) & ((v > best) | xsimd::isnan(v));  // replaces_max, lane by lane
       best = xsimd::select(take, v, best);
       off = xsimd::select(take, V(at), off);
     };
@@ -220,7 +227,7 @@ void max_pool_2x2_plane(const T* s, T* o, std::int32_t* a, std::int64_t W, std::
     T best = s[p], off = T(0);
     const T cand[3] = {s[p + 1], s[p + W], s[p + W + 1]}, at[3] = {T(1), static_cast<T>(W), static_cast<T>(W + 1)};
     for (int k = 0; k < 3; ++k) {
-      const bool take = best == best && !(cand[k] <= best);
+      const bool take = replaces_max(cand[k], best);
       best = take ? cand[k] : best;
       off = take ? at[k] : off;
     }
@@ -261,7 +268,7 @@ void max_pool_forward(const T* xp, T* op, std::int32_t* am, const PoolGeometry g
         for (std::int64_t h = h0; h < h1; ++h)
           for (std::int64_t w = w0; w < w1; ++w) {
             const T v = s[h * W + w];
-            const bool take = v > best || (v != v && best == best);  // branch-free select: data order is random
+            const bool take = replaces_max(v, best);  // branch-free select: data order is random
             best = take ? v : best;
             arg = take ? h * W + w : arg;
           }
