@@ -10,6 +10,7 @@
 #endif
 
 #include <sinter/backend/thrust/memory.hpp>
+#include <sinter/backend/thrust/stream.hpp>
 #include <sinter/sinter.hpp>
 
 namespace sinter::cuda {
@@ -24,7 +25,8 @@ inline const char* backend_name() { return thrust_backend::system_name(); }
 inline MemoryStats memory_stats() { return thrust_backend::device_allocator().stats(); }
 /// Returns cached device blocks to the driver (tensors still alive keep theirs).
 inline void empty_cache() { thrust_backend::device_allocator().empty_cache(); }
-/// Waits for every kernel and transfer sinter queued on the device (timing needs it; reading values does it).
-inline void synchronize() { thrust_backend::synchronize(); }
+/// Waits for every kernel and transfer queued on the device, on every stream (timing needs it; reading values waits
+/// for the current stream by itself).
+inline void synchronize() { thrust_backend::synchronize_device(); }
 
 }  // namespace sinter::cuda

@@ -71,6 +71,9 @@ TEST_CASE("bad input to tensor methods is a sinter: error", "[core][tensor][erro
   CHECK_THROWS_WITH(st::Tensor().numel(), Catch::StartsWith("sinter: tensor: the tensor is undefined"));
   CHECK_THROWS_WITH(st::zeros({2}).copy_(st::zeros({3})), Catch::StartsWith("sinter: copy_"));
   CHECK_THROWS_WITH(st::zeros({2}, st::kCUDA), Catch::Contains("needs sinter's CUDA backend"));
+  CHECK_FALSE(st::zeros({2}).is_pinned());
+  CHECK_THROWS_WITH(st::zeros({2}).pin_memory(),
+                    Catch::StartsWith("sinter: pin_memory(): page-locked host memory needs sinter's CUDA backend"));
   // A shape whose element count (or a stride) overflows int64 is refused before any arithmetic on it.
   CHECK_THROWS_WITH(st::zeros({1 << 30, 1 << 30, 1 << 30}),
                     Catch::Contains("has more elements than any memory can hold"));

@@ -9,6 +9,8 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <sinter/config.hpp>
@@ -27,23 +29,58 @@ struct MemoryStats {
 
 namespace detail {
 
+/// The stream a block's work is queued on, as the allocator sees it: 0 is the device's default stream (the host's
+/// allocator only ever sees 0), other values are a stream's handle.
+using StreamId = std::uintptr_t;
+/// The owner of page-locked host blocks: the host itself, so every device stream that reads one counts as another.
+inline constexpr StreamId kHostStream = ~StreamId{0};
+
 /// An allocator that keeps freed blocks by size class, so a training loop stops paying for fresh memory: glibc
 /// returns large host blocks to the OS (faulting 64 MiB back in costs more than the kernel that fills it), and
 /// cudaMalloc/cudaFree synchronise the device. Memory supplies raw blocks: allocate(bytes) (null when out of
-/// memory) and release(p). Freed blocks are reused at once: every kernel of a device runs on one stream, in order.
+/// memory) and release(p).
+///
+/// Reuse is stream-ordered: a block freed while kernels queued on its stream may still use it goes back to that
+/// stream's bins and is handed out again only for work on the same stream, which runs after them. A block that
+/// other streams used too (record_stream) waits, after it is freed, until those streams have finished the work
+/// queued before the free; that needs Memory::record_event(StreamId) -> void* (null: already done),
+/// event_done(void*) and destroy_event(void*). Without them (host memory, Thrust's host systems: every kernel has
+/// finished when its call returns) a freed block is free at once.
 template <class Memory>
 class CachingAllocator {
+  static constexpr bool kHasEvents = requires(void* e) {
+    Memory::record_event(StreamId{});
+    Memory::event_done(e);
+    Memory::destroy_event(e);
+  };
+
  public:
-  void* allocate(std::size_t bytes) {
+  CachingAllocator() = default;
+  CachingAllocator(const CachingAllocator&) = delete;
+  CachingAllocator& operator=(const CachingAllocator&) = delete;
+  /// The process-wide allocators are never destroyed; a local one gives its cached blocks back.
+  ~CachingAllocator() {
+    if constexpr (kHasEvents) {
+      for (auto& q : pending_) {
+        for (void* e : q.events) Memory::destroy_event(e);
+        Memory::release(q.p);  // cudaFree waits for the device first
+      }
+    }
+    for (auto& [key, blocks] : free_)
+      for (void* p : blocks) Memory::release(p);
+  }
+
+  void* allocate(std::size_t bytes, StreamId stream = 0) {
     const std::size_t cls = size_class(bytes);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(cls);
+      if (!pending_.empty()) reclaim_finished();
+      auto it = free_.find({stream, cls});
       if (it != free_.end() && !it->second.empty()) {
         void* p = it->second.back();
         it->second.pop_back();
         stats_.cached_bytes -= cls;
-        note_live(cls);
+        note_live(p, cls, stream);
         return p;
       }
     }
@@ -54,28 +91,63 @@ class CachingAllocator {
     }
     if (!p) throw std::bad_alloc();
     std::lock_guard<std::mutex> lock(mu_);
-    note_live(cls);
+    note_live(p, cls, stream);
     return p;
+  }
+
+  /// Notes that work queued on `stream` reads or writes the live block p, although p was allocated for another
+  /// stream: when p is freed, it is not reused before that work is done.
+  void record_stream(void* p, StreamId stream) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, inserted] = owner_.try_emplace(p);  // absent: a block of the default stream no one else used yet
+    Owner& o = it->second;
+    if (stream == o.stream) return;
+    for (StreamId s : o.used_on)
+      if (s == stream) return;
+    o.used_on.push_back(stream);
   }
 
   void deallocate(void* p, std::size_t bytes) noexcept {
     const std::size_t cls = size_class(bytes);
     std::lock_guard<std::mutex> lock(mu_);
     stats_.live_bytes -= cls;
+    Owner o;
+    if (!owner_.empty()) {
+      if (auto it = owner_.find(p); it != owner_.end()) {
+        o = std::move(it->second);
+        owner_.erase(it);
+      }
+    }
+    if constexpr (kHasEvents) {
+      if (!o.used_on.empty()) {
+        Pending q{p, cls, o.stream, {}};
+        for (StreamId s : o.used_on)
+          if (void* e = Memory::record_event(s)) q.events.push_back(e);
+        if (!q.events.empty()) {
+          pending_.push_back(std::move(q));
+          stats_.cached_bytes += cls;
+          return;
+        }
+      }
+    }
     if (stats_.cached_bytes + cls > cache_limit_) {
       Memory::release(p);
       return;
     }
-    free_[cls].push_back(p);
+    free_[{o.stream, cls}].push_back(p);
     stats_.cached_bytes += cls;
   }
 
+  /// Releases every cached block (blocks whose other streams are still busy stay until they finish).
   void empty_cache() noexcept {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [cls, blocks] : free_)
-      for (void* p : blocks) Memory::release(p);
+    reclaim_finished();
+    for (auto& [key, blocks] : free_)
+      for (void* p : blocks) {
+        Memory::release(p);
+        stats_.cached_bytes -= key.second;
+      }
     free_.clear();
-    stats_.cached_bytes = 0;
   }
 
   MemoryStats stats() {
@@ -95,13 +167,47 @@ class CachingAllocator {
   }
 
  private:
-  void note_live(std::size_t cls) {
+  struct Owner {
+    StreamId stream = 0;
+    std::vector<StreamId> used_on;  // other streams that touched the block
+  };
+  struct Pending {
+    void* p;
+    std::size_t cls;
+    StreamId stream;
+    std::vector<void*> events;  // one per other stream, recorded when the block was freed
+  };
+
+  void note_live(void* p, std::size_t cls, StreamId stream) {
     stats_.live_bytes += cls;
     if (stats_.live_bytes > stats_.peak_live_bytes) stats_.peak_live_bytes = stats_.live_bytes;
+    if (stream != 0) owner_[p].stream = stream;  // the default stream's blocks need no entry
+  }
+
+  /// Moves pending blocks whose other streams are done into their stream's bins. Called with mu_ held.
+  void reclaim_finished() noexcept {
+    if constexpr (kHasEvents) {
+      std::size_t kept = 0;
+      for (std::size_t i = 0; i < pending_.size(); ++i) {
+        Pending& q = pending_[i];
+        bool done = true;
+        for (void* e : q.events) done = done && Memory::event_done(e);
+        if (!done) {
+          if (kept != i) pending_[kept] = std::move(q);
+          ++kept;
+          continue;
+        }
+        for (void* e : q.events) Memory::destroy_event(e);
+        free_[{q.stream, q.cls}].push_back(q.p);
+      }
+      pending_.resize(kept);
+    }
   }
 
   std::mutex mu_;
-  std::map<std::size_t, std::vector<void*>> free_;
+  std::map<std::pair<StreamId, std::size_t>, std::vector<void*>> free_;
+  std::unordered_map<void*, Owner> owner_;  // live blocks of other streams than the default, or used by several
+  std::vector<Pending> pending_;            // freed, waiting for other streams
   MemoryStats stats_;
   std::size_t cache_limit_ = std::size_t{8} << 30;
 };
@@ -128,8 +234,9 @@ class Storage {
  public:
   using Deleter = void (*)(void* ptr, std::size_t bytes);
 
-  Storage(void* data, std::size_t bytes, Device device, Deleter deleter) noexcept
-      : data_(data), bytes_(bytes), device_(device), deleter_(deleter) {}
+  /// `pinned`: host memory that is page-locked, so the GPU copies it by DMA (and asynchronously).
+  Storage(void* data, std::size_t bytes, Device device, Deleter deleter, bool pinned = false) noexcept
+      : data_(data), bytes_(bytes), device_(device), deleter_(deleter), pinned_(pinned) {}
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   ~Storage() {
@@ -148,6 +255,7 @@ class Storage {
   void* data() const noexcept { return data_; }
   std::size_t bytes() const noexcept { return bytes_; }
   Device device() const noexcept { return device_; }
+  bool pinned() const noexcept { return pinned_; }
   /// Bumped by every in-place write, so autograd can refuse to use a saved tensor that changed.
   std::uint64_t version() const noexcept { return version_; }
   void bump_version() noexcept { ++version_; }
@@ -157,6 +265,7 @@ class Storage {
   std::size_t bytes_;
   Device device_;
   Deleter deleter_;
+  bool pinned_;
   std::uint64_t version_ = 0;
 };
 

@@ -110,15 +110,16 @@ void copy_rows(D* dst, const S* src, const IterationSpace& space, bool add) {
   });
 }
 
-using DeviceCopyFn = void (*)(const TensorImpl& dst, const TensorImpl& src, bool add);
+using DeviceCopyFn = void (*)(const TensorImpl& dst, const TensorImpl& src, bool add, bool non_blocking);
 /// Filled by sinter/cuda.hpp: copies where either side lives on a CUDA device.
 inline DeviceCopyFn& cuda_copy_hook() noexcept {
   static DeviceCopyFn fn = nullptr;
   return fn;
 }
 
-/// dst (+)= src element-wise; src is broadcast to dst's shape. One kernel.
-inline void copy_into(const TensorImpl& dst, const TensorImpl& src, bool add = false) {
+/// dst (+)= src element-wise; src is broadcast to dst's shape. One kernel. `non_blocking`: a copy from pinned host
+/// memory to the GPU returns before it is done (the source must not be written until the stream reaches it).
+inline void copy_into(const TensorImpl& dst, const TensorImpl& src, bool add = false, bool non_blocking = false) {
   SINTER_CHECK(dst.dtype == src.dtype, "copy_: element types differ (", dtype_name(dst.dtype), " and ",
                dtype_name(src.dtype), "); convert with .to<T>() first");
   const Shape bshape = broadcast_shapes(dst.shape, src.shape, "copy_");
@@ -128,7 +129,7 @@ inline void copy_into(const TensorImpl& dst, const TensorImpl& src, bool add = f
     auto fn = cuda_copy_hook();
     SINTER_CHECK(fn != nullptr, "copying between ", src.device(), " and ", dst.device(),
                  kNeedsCudaBackend);
-    fn(dst, src, add);
+    fn(dst, src, add, non_blocking);
     return;
   }
   count_kernel(kCPU);

@@ -329,8 +329,21 @@ class TensorOf {
   TensorOf contiguous() const { return is_contiguous() ? *this : copy_as("ContiguousBackward", device()); }
   /// A new tensor with its own storage and the same values; gradients flow back to this one.
   TensorOf clone() const { return copy_as("CloneBackward", device()); }
-  /// The same tensor on `d` (this one if already there).
-  TensorOf to(Device d) const { return d == device() ? *this : copy_as("ToCopyBackward", d); }
+  /// The same tensor on `d` (this one if already there). `non_blocking` (as in PyTorch): a copy from pinned memory
+  /// (pin_memory()) to the GPU returns at once and runs in order on the current stream; do not write the source
+  /// before the stream has passed it. Copies to the host always wait, so their values can be read at once.
+  TensorOf to(Device d, bool non_blocking = false) const {
+    return d == device() ? *this : copy_as("ToCopyBackward", d, non_blocking);
+  }
+  /// This CPU tensor in page-locked memory (a contiguous copy; this tensor when it already is pinned): copies to the
+  /// GPU run at the bus's full speed, and with to(kCUDA, true) overlap the host's work. Needs the CUDA backend
+  /// (<sinter/cuda.hpp>) in the program.
+  TensorOf pin_memory() const {
+    SINTER_CHECK(device().is_cpu(), "pin_memory(): the tensor is on ", device(), "; only CPU tensors can be pinned");
+    return is_pinned() ? *this : copy_as("PinMemoryBackward", kCPU, false, /*pinned=*/true);
+  }
+  /// True when the tensor's memory is page-locked host memory.
+  bool is_pinned() const { return checked().storage->pinned(); }
   /// The same values as element type U (a copy, one kernel; this tensor when U is T). float <-> double keeps the
   /// gradient flowing; int64 results are not differentiable.
   template <class U>
@@ -444,9 +457,9 @@ class TensorOf {
     return out;
   }
 
-  TensorOf copy_as(const char* name, Device d) const {
-    auto out = TensorImpl::empty(shape(), dtype_of<T>(), d);
-    detail::copy_into(*out, checked(), false);
+  TensorOf copy_as(const char* name, Device d, bool non_blocking = false, bool pinned = false) const {
+    auto out = TensorImpl::empty(shape(), dtype_of<T>(), d, pinned);
+    detail::copy_into(*out, checked(), false, non_blocking);
     if (is_grad_enabled() && impl_->needs_grad()) {
       auto node = std::make_shared<detail::CopyBackward>(name);
       node->inputs.push_back(impl_);

@@ -47,7 +47,8 @@ struct TensorImpl {
   bool needs_grad() const noexcept { return requires_grad || grad_fn != nullptr; }
 
   /// A fresh contiguous tensor; its contents are uninitialised.
-  static std::shared_ptr<TensorImpl> empty(const Shape& shape, DType dtype, Device device);
+  /// Uninitialised and contiguous; `pinned`: in page-locked host memory (device must be the CPU).
+  static std::shared_ptr<TensorImpl> empty(const Shape& shape, DType dtype, Device device, bool pinned = false);
 };
 
 /// Where a node's backward writes the gradient of one input: a contiguous buffer with the input's shape,
@@ -98,7 +99,20 @@ inline DeviceRawOps& cuda_raw_ops() noexcept {
   return ops;
 }
 
-inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device device) {
+using PinnedAllocateFn = std::shared_ptr<Storage> (*)(std::size_t bytes);
+/// Filled with the allocate hook: page-locked host memory comes from the CUDA runtime.
+inline PinnedAllocateFn& cuda_pinned_allocate_hook() noexcept {
+  static PinnedAllocateFn fn = nullptr;
+  return fn;
+}
+
+inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device device, bool pinned = false) {
+  if (pinned) {
+    auto fn = cuda_pinned_allocate_hook();
+    SINTER_CHECK(fn != nullptr, "pin_memory(): page-locked host memory", kNeedsCudaBackend,
+                 " (or leave the tensor in ordinary memory)");
+    return fn(bytes);
+  }
   if (device.is_cpu()) return Storage::allocate_cpu(bytes);
   auto fn = cuda_allocate_hook();
   SINTER_CHECK(fn != nullptr, "a tensor on ", device,
@@ -108,7 +122,7 @@ inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device devic
 
 }  // namespace detail
 
-inline std::shared_ptr<TensorImpl> TensorImpl::empty(const Shape& shape, DType dtype, Device device) {
+inline std::shared_ptr<TensorImpl> TensorImpl::empty(const Shape& shape, DType dtype, Device device, bool pinned) {
   // The element count and every contiguous stride must fit in int64 (so no product of dims can overflow later).
   std::int64_t count = 1;
   for (auto d : shape) {
@@ -119,7 +133,8 @@ inline std::shared_ptr<TensorImpl> TensorImpl::empty(const Shape& shape, DType d
     count *= f;
   }
   auto t = std::make_shared<TensorImpl>();
-  t->storage = detail::allocate_storage(static_cast<std::size_t>(numel_of(shape)) * element_size(dtype), device);
+  SINTER_CHECK(!pinned || device.is_cpu(), "only host memory can be pinned, not memory on ", device);
+  t->storage = detail::allocate_storage(static_cast<std::size_t>(numel_of(shape)) * element_size(dtype), device, pinned);
   t->shape = shape;
   t->strides = contiguous_strides(shape);
   t->dtype = dtype;

@@ -27,8 +27,11 @@ struct DataLoaderOptions {
   DataLoaderOptions& seed(std::uint64_t s) { seed_ = s; return *this; }
   /// Batches prepared ahead by the worker thread (0: no worker, batches are made on demand).
   DataLoaderOptions& prefetch(std::int64_t p) { prefetch_ = p; return *this; }
+  /// Batches in page-locked memory (pinned by the worker thread), for fast and non-blocking copies to the GPU;
+  /// needs the CUDA backend in the program.
+  DataLoaderOptions& pin_memory(bool p) { pin_memory_ = p; return *this; }
   std::int64_t batch_size_;
-  bool shuffle_ = false, drop_last_ = false;
+  bool shuffle_ = false, drop_last_ = false, pin_memory_ = false;
   std::uint64_t seed_ = 0;
   std::int64_t prefetch_ = 2;
 };
@@ -97,6 +100,10 @@ class DataLoader {
     const std::int64_t n = std::min(o_.batch_size_, ds_.size() - start);
     Example e = ds_.batch(order_.data() + start, n);
     for (auto& t : transforms_) t(e.data, gen_);
+    if (o_.pin_memory_) {
+      e.data = e.data.pin_memory();
+      e.target = e.target.pin_memory();
+    }
     return e;
   }
   void produce() {

@@ -32,14 +32,22 @@ inline void check_cublas(cublasStatus_t s, const char* what) {
   SINTER_CHECK(s == CUBLAS_STATUS_SUCCESS, what, " failed: cuBLAS status ", static_cast<int>(s));
 }
 
+/// The cuBLAS handle, bound to this thread's current stream. One handle per thread: cuBLAS handles are not safe to
+/// share between threads that bind different streams.
 inline cublasHandle_t cublas_handle() {
-  static cublasHandle_t h = [] {
-    cublasHandle_t t = nullptr;
-    check_cublas(cublasCreate(&t), "cublasCreate");
-    check_cublas(cublasSetStream(t, stream()), "cublasSetStream");
-    return t;
-  }();
-  return h;
+  struct Handle {
+    cublasHandle_t h = nullptr;
+    cudaStream_t bound = nullptr;
+    Handle() { check_cublas(cublasCreate(&h), "cublasCreate"); }
+    ~Handle() { (void)cublasDestroy(h); }
+  };
+  thread_local Handle t;
+  const cudaStream_t s = stream();
+  if (t.bound != s) {  // setting it resets cuBLAS's workspace: only when the stream changed
+    check_cublas(cublasSetStream(t.h, s), "cublasSetStream");
+    t.bound = s;
+  }
+  return t.h;
 }
 
 /// A row-major operand as cuBLAS sees it: pointer, transpose flag and leading dimension; copied when it must be.

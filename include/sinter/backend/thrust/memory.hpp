@@ -18,8 +18,16 @@ inline std::shared_ptr<Storage> allocate(std::size_t bytes, Device d) {
                                    "nvidia-smi, or keep the tensor on sinter::kCPU");
   require_supported(d, "allocate");
   detail::count_allocation(d, bytes);
-  void* p = device_allocator().allocate(bytes);
+  void* p = device_allocator().allocate(bytes, stream_id());
   return std::make_shared<Storage>(p, bytes, d, [](void* q, std::size_t n) { device_allocator().deallocate(q, n); });
+}
+
+/// Page-locked host storage (a CPU tensor's), counted as a host allocation.
+inline std::shared_ptr<Storage> allocate_pinned(std::size_t bytes) {
+  detail::count_allocation(kCPU, bytes);
+  void* p = pinned_allocator().allocate(bytes, detail::kHostStream);
+  return std::make_shared<Storage>(
+      p, bytes, kCPU, [](void* q, std::size_t n) { pinned_allocator().deallocate(q, n); }, /*pinned=*/true);
 }
 
 /// A contiguous tensor with t's shape and values on device `to` (t itself when it already is one).
@@ -30,7 +38,7 @@ inline std::shared_ptr<TensorImpl> contiguous_on(const std::shared_ptr<TensorImp
   return out;
 }
 
-inline void copy(const TensorImpl& dst, const TensorImpl& src, bool add) {
+inline void copy(const TensorImpl& dst, const TensorImpl& src, bool add, bool non_blocking) {
   const Device dd = dst.device(), sd = src.device();
   if (dd == sd) {
     require_supported(dd, "copy_");
@@ -49,8 +57,15 @@ inline void copy(const TensorImpl& dst, const TensorImpl& src, bool add) {
   const bool direct = !add && dst.shape == src.shape && dst.is_contiguous() && src.is_contiguous();
   if (direct) {  // one transfer, counted as one kernel on the device side
     detail::count_kernel(dd.is_cpu() ? sd : dd);
-    if (dd.is_cpu()) to_host(dst.data(), src.data(), bytes);
-    else to_device(dst.data(), src.data(), bytes);
+    if (dd.is_cpu()) {
+      to_host(dst.data(), src.data(), bytes);
+    } else if (non_blocking && src.storage->pinned()) {
+      // The block must outlive the copy: freed early, it is not reused before this stream gets past the copy.
+      to_device_async(dst.data(), src.data(), bytes);
+      pinned_allocator().record_stream(src.storage->data(), stream_id());
+    } else {
+      to_device(dst.data(), src.data(), bytes);
+    }
     dst.storage->bump_version();
     return;
   }
@@ -92,6 +107,7 @@ inline void convert(const TensorImpl& dst, const TensorImpl& src) {
 /// Fills core's hooks when the program starts (every translation unit that includes this header does the same).
 inline const bool hooks_installed = [] {
   detail::cuda_allocate_hook() = &allocate;
+  detail::cuda_pinned_allocate_hook() = &allocate_pinned;
   detail::cuda_copy_hook() = &copy;
   detail::cuda_fill_hook() = &fill;
   detail::cuda_convert_hook() = &convert;
