@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Layer ops in double against gradcheck and hand-written references; kernel counts of the fused losses.
+#include <limits>
+#include <random>
+
 #include <support/reference.hpp>
 
 #include <sinter/nn.hpp>
@@ -149,6 +152,71 @@ TEST_CASE("conv2d's depthwise weight gradient ignores the lanes past a row's end
         else
           CHECK(got == want);
       }
+}
+
+namespace {
+/// The gathered col2im against the scattered one on random column gradients, with NaN in the slack around them and
+/// in dx's lanes that a store may touch but must keep.
+template <class T>
+void check_col2im_gathered(const F::Conv2dGeometry& g0) {
+  namespace D = sinter::nn::functional::detail;
+  F::Conv2dGeometry g = g0;
+  g.OH = (g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1) / g.sh + 1;
+  g.OW = (g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1) / g.sw + 1;
+  INFO("C " << g.C << " H " << g.H << " W " << g.W << " K " << g.KH << "x" << g.KW << " stride " << g.sh << "," << g.sw
+            << " pad " << g.ph << "," << g.pw << " dilation " << g.dh << "," << g.dw);
+  const std::int64_t n = g.C * g.KH * g.KW * g.OH * g.OW, front = D::col2im_slack_front<T>(g),
+                     back = D::col2im_slack_back<T>(g), image = g.C * g.H * g.W;
+  std::vector<T> dcols(static_cast<std::size_t>(front + n + back), std::numeric_limits<T>::quiet_NaN());
+  std::mt19937 rng(static_cast<unsigned>(n));
+  std::uniform_int_distribution<int> small(-8, 8);  // small integers: both orders of summation are exact
+  // Entries for taps that fall in the padding are read by neither form: NaN, so a lane that used one would show.
+  std::int64_t i = front;
+  for (std::int64_t c = 0; c < g.C; ++c)
+    for (std::int64_t kh = 0; kh < g.KH; ++kh)
+      for (std::int64_t kw = 0; kw < g.KW; ++kw)
+        for (std::int64_t oh = 0; oh < g.OH; ++oh)
+          for (std::int64_t ow = 0; ow < g.OW; ++ow, ++i) {
+            const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh, iw = ow - g.pw + kw * g.dw;
+            const bool inside = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
+            dcols[static_cast<std::size_t>(i)] = inside ? static_cast<T>(small(rng)) : std::numeric_limits<T>::quiet_NaN();
+          }
+  for (bool accumulate : {false, true}) {
+    INFO("accumulate " << accumulate);
+    std::vector<T> want(static_cast<std::size_t>(image)), have(want.size() + 64, std::numeric_limits<T>::quiet_NaN());
+    for (std::int64_t i = 0; i < image; ++i) want[static_cast<std::size_t>(i)] = have[static_cast<std::size_t>(i)] =
+        accumulate ? static_cast<T>(small(rng)) : T(0);
+    if (!accumulate) std::fill(have.begin(), have.begin() + image, std::numeric_limits<T>::quiet_NaN());
+    D::col2im_image(dcols.data() + front, want.data(), g, accumulate);
+    D::col2im_image_gathered(dcols.data() + front, have.data(), g, accumulate);
+    std::size_t bad = 0;
+    for (std::int64_t i = 0; i < image; ++i) bad += !(have[static_cast<std::size_t>(i)] == want[static_cast<std::size_t>(i)]);
+    CHECK(bad == 0);
+    for (std::size_t i = static_cast<std::size_t>(image); i < have.size(); ++i) CHECK(std::isnan(have[i]));  // untouched
+  }
+}
+}  // namespace
+
+TEST_CASE("conv2d's gathered col2im (unit column stride) equals the scattered one", "[nn][conv]") {
+  auto geometry = [](std::int64_t C, std::int64_t H, std::int64_t W, std::int64_t KH, std::int64_t KW, std::int64_t sh,
+                     std::int64_t ph, std::int64_t pw, std::int64_t dh, std::int64_t dw) {
+    F::Conv2dGeometry g{};
+    g.N = 1, g.C = C, g.H = H, g.W = W, g.OC = 1, g.KH = KH, g.KW = KW, g.sh = sh, g.sw = 1, g.ph = ph, g.pw = pw,
+    g.dh = dh, g.dw = dw, g.groups = 1;
+    return g;
+  };
+  const std::vector<F::Conv2dGeometry> cases = {
+      geometry(6, 14, 14, 5, 5, 1, 0, 0, 1, 1),  // LeNet-5's second layer
+      geometry(1, 28, 28, 5, 5, 1, 2, 2, 1, 1),  // its first, padded; rows wider than a float vector
+      geometry(3, 9, 37, 3, 3, 2, 1, 1, 1, 1),   // row stride 2, three or five vectors per row
+      geometry(2, 7, 5, 3, 2, 1, 0, 3, 2, 3),    // dilated, padding wider than the kernel's reach
+      geometry(2, 8, 16, 3, 3, 3, 2, 0, 1, 2),   // rows exactly one float vector wide on AVX-512
+      geometry(1, 4, 1, 2, 1, 1, 1, 0, 1, 1),    // one column
+  };
+  for (const auto& g : cases) {
+    check_col2im_gathered<float>(g);
+    check_col2im_gathered<double>(g);
+  }
 }
 
 TEST_CASE("pooling matches references and passes gradcheck", "[nn][pool]") {
