@@ -225,7 +225,9 @@ void col2im_image_gathered(const T* dcols, T* dx, const Conv2dGeometry& g, bool 
   alignas(64) T iota_v[L];
   for (std::int64_t l = 0; l < L; ++l) iota_v[l] = static_cast<T>(l);
   const V iota = V::load_aligned(iota_v);
-  std::vector<M> tap_mask(static_cast<std::size_t>(g.KW));
+  // Not std::vector<M>: nvcc checks initializer_list<M>'s constexpr members as device code and rejects the SIMD
+  // register inside M (this header is also compiled into CUDA translation units).
+  const auto tap_mask = std::make_unique<M[]>(static_cast<std::size_t>(g.KW));
   for (std::int64_t iw0 = 0; iw0 < g.W; iw0 += L) {
     // Lane l is input column iw0 + l; tap kw reads it from output column iw0 + l + pw - kw*dw.
     const M in_row = iota < V(static_cast<T>(g.W - iw0));
