@@ -9,14 +9,24 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/deps.sh test
 for p in libbenchmark-dev libopenblas0-openmp; do
-  dpkg-query -W "$p" >/dev/null 2>&1 || { sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo apt-get install -y -qq "$p"; }
+  # the status, not `dpkg-query -W` alone: that succeeds for a package dpkg knows of but has not installed
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || { sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo apt-get install -y -qq "$p"; }
 done
 threads=${1:-2}
 # OpenBLAS reads the CPU model to pick its kernels; on VMs that report a generic "Intel Xeon Processor" it falls back
-# to a pre-AVX2 kernel (32 GFLOP/s where the machine does 150). Name the core from the instruction set instead.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
+# to a pre-AVX2 kernel (32 GFLOP/s where the machine does 150). Name the core from the instruction set instead, even
+# over an inherited setting: an environment that sets Haswell on an AVX-512 machine (as one of ours did) holds
+# OpenBLAS to its AVX2 kernels, 105 GFLOP/s where its SkylakeX kernels do 200, and the peer must run at its best.
+# SINTER_BENCH_OPENBLAS_CORETYPE picks another core on purpose.
+coretype=${SINTER_BENCH_OPENBLAS_CORETYPE:-}
+if [ -z "$coretype" ]; then
+  if grep -qw avx512f /proc/cpuinfo; then coretype=SkylakeX
+  elif grep -qw avx2 /proc/cpuinfo; then coretype=Haswell; fi
+fi
+if [ -n "$coretype" ]; then
+  [ -n "${OPENBLAS_CORETYPE:-}" ] && [ "$OPENBLAS_CORETYPE" != "$coretype" ] &&
+    echo "bench: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE from the environment replaced by $coretype" >&2
+  export OPENBLAS_CORETYPE=$coretype
 fi
 cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DSINTER_BUILD_BENCH=ON -DSINTER_BUILD_TESTS=OFF \
   -DSINTER_BUILD_EXAMPLES=OFF >/dev/null
@@ -32,7 +42,8 @@ GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
   ./build/bench/bench/eltwise_vs_libtorch "$threads" | sed 's/^RESULT eltwise\.torch\./RESULT eltwise.torch_cachedmalloc./; s/ratio_torch_over/ratio_torch_cachedmalloc_over/'
 # libtorch's GEMMs go to OpenBLAS; its pthread build fights libtorch's OpenMP pool on 2 cores, so (as in
 # ../shared/perf) the fair setting is the OpenMP build of the same OpenBLAS, picked per process.
-omp_blas=$(dirname "$(dpkg -L libopenblas0-openmp 2>/dev/null | grep -m1 '/libblas.so.3$')" 2>/dev/null || true)
+omp_lib=$(dpkg -L libopenblas0-openmp 2>/dev/null | grep -m1 '/libblas.so.3$' || true)
+omp_blas=${omp_lib:+$(dirname "$omp_lib")}  # empty (not ".") when the OpenMP build is missing
 echo "# training steps, freed memory reused, libtorch on ${omp_blas:+OpenMP }OpenBLAS"
 LD_LIBRARY_PATH=${omp_blas}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
   GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
