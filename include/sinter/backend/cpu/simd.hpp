@@ -7,6 +7,23 @@
 #include <cstdint>
 #include <limits>
 
+// g++ without optimisation (-O0, a Debug build) defines a few AVX-512BW intrinsics as macros that cast their
+// arguments, and xsimd 8's integer select names them in a switch over the lane size, so every branch is compiled:
+// with -march on an AVX-512 machine, any use of log or pow stopped at "invalid cast to __v64qi". The functions g++
+// defines when optimising take the same place (tests/backend/debug_build_avx512.cpp holds this).
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__) && defined(__AVX512BW__)
+#include <immintrin.h>
+#undef _mm512_mask_blend_epi8
+#undef _mm512_mask_blend_epi16
+inline __m512i _mm512_mask_blend_epi8(__mmask64 u, __m512i a, __m512i w) {
+  return reinterpret_cast<__m512i>(__builtin_ia32_blendmb_512_mask(reinterpret_cast<__v64qi>(a),
+                                                                    reinterpret_cast<__v64qi>(w), u));
+}
+inline __m512i _mm512_mask_blend_epi16(__mmask32 u, __m512i a, __m512i w) {
+  return reinterpret_cast<__m512i>(__builtin_ia32_blendmw_512_mask(reinterpret_cast<__v32hi>(a),
+                                                                    reinterpret_cast<__v32hi>(w), u));
+}
+#endif
 #include <xsimd/xsimd.hpp>
 
 #include <sinter/expr/math.hpp>
