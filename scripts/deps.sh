@@ -5,7 +5,9 @@
 # clang with its libFuzzer runtime for the fuzz tests, and OpenBLAS for sinter::blas.
 set -euo pipefail
 need=(cmake g++ make libxsimd-dev libxtensor-dev catch2 zlib1g-dev dataset-fashion-mnist)
-if [ "${1:-}" = test ]; then need+=(python3-numpy libtorch-dev libonnx-testdata clang-14 libclang-rt-14-dev libopenblas-dev); fi
+case "${1:-}" in test | bench) need+=(python3-numpy libtorch-dev libonnx-testdata clang-14 libclang-rt-14-dev libopenblas-dev) ;; esac
+# `deps.sh bench` adds Google Benchmark and the OpenMP build of OpenBLAS (the fair setting for libtorch, bench/compare).
+if [ "${1:-}" = bench ]; then need+=(libbenchmark-dev libopenblas0-openmp); fi
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

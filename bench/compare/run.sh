@@ -7,11 +7,7 @@
 # Usage: bash bench/compare/run.sh [threads]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bash scripts/deps.sh test
-for p in libbenchmark-dev libopenblas0-openmp; do
-  # the status, not `dpkg-query -W` alone: that succeeds for a package dpkg knows of but has not installed
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || { sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo; $sudo apt-get install -y -qq "$p"; }
-done
+bash scripts/deps.sh bench
 threads=${1:-2}
 # OpenBLAS reads the CPU model to pick its kernels; on VMs that report a generic "Intel Xeon Processor" it falls back
 # to a pre-AVX2 kernel (32 GFLOP/s where the machine does 150). Name the core from the instruction set instead, even
