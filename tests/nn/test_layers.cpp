@@ -86,6 +86,8 @@ TEST_CASE("conv2d's direct CPU paths (1x1 pointwise, depthwise) match the defini
       {{2, 4, 5, 3}, {6, 4, 1, 1}, {1, 1}, {0, 0}, {1, 1}, 1, true, D::ConvPath::pointwise},
       {{2, 4, 5, 3}, {6, 2, 1, 1}, {1, 1}, {0, 0}, {2, 2}, 2, false, D::ConvPath::pointwise},
       {{1, 4, 5, 3}, {6, 4, 1, 1}, {2, 1}, {0, 0}, {1, 1}, 1, true, D::ConvPath::im2col},  // strided 1x1: columns
+      // 30 output channels: the GEMM reads the columns in place, rows 104 (not 100) doubles apart (column_stride)
+      {{1, 3, 10, 10}, {30, 3, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1, true, D::ConvPath::im2col},
       {{2, 3, 7, 6}, {3, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 3, true, D::ConvPath::depthwise},
       {{2, 3, 7, 6}, {6, 1, 3, 2}, {2, 1}, {1, 0}, {1, 2}, 3, false, D::ConvPath::depthwise},  // 2 outputs per channel
       {{1, 2, 9, 8}, {2, 1, 2, 3}, {2, 3}, {1, 2}, {2, 1}, 2, true, D::ConvPath::depthwise},
@@ -196,6 +198,21 @@ void check_col2im_gathered(const F::Conv2dGeometry& g0) {
   }
 }
 }  // namespace
+
+TEST_CASE("conv2d's column rows lie an odd number of cache lines apart, so the GEMM reads them in place", "[nn][conv]") {
+  namespace D = sinter::nn::functional::detail;
+  F::Conv2dGeometry g{};
+  g.C = 64, g.KH = g.KW = 3, g.OH = g.OW = 32;  // ResNet's 32x32 planes: 1024 floats = 64 lines, 4 KiB apart in L1
+  CHECK(D::column_stride<float>(g) == 1040);
+  CHECK(D::image_columns<float>(g) == 576 * 1040);
+  CHECK(st::cpu::rows_spread_over_l1(1040 * sizeof(float)));
+  CHECK_FALSE(st::cpu::rows_spread_over_l1(1024 * sizeof(float)));
+  g.OH = g.OW = 10;
+  CHECK(D::column_stride<float>(g) == 112);  // 100 floats: 7 lines
+  CHECK(D::column_stride<double>(g) == 104);  // 100 doubles: 12.5 lines, so 13
+  g.OH = 28, g.OW = 28;
+  CHECK(D::column_stride<float>(g) == 784);  // LeNet-5's 28x28: 49 lines already
+}
 
 TEST_CASE("conv2d's gathered col2im (unit column stride) equals the scattered one", "[nn][conv]") {
   auto geometry = [](std::int64_t C, std::int64_t H, std::int64_t W, std::int64_t KH, std::int64_t KW, std::int64_t sh,
