@@ -59,6 +59,11 @@ struct Vec {
   }
 };
 inline constexpr int kDotRows = 3;  // 12 accumulators + 3 rows of A + 1 of B: 16 registers
+#if defined(__AVX512F__) || defined(__aarch64__)
+inline constexpr int kVectorRegisters = 32;
+#else
+inline constexpr int kVectorRegisters = 16;
+#endif
 #include <sinter/backend/cpu/gemm_kernels.inc>
 }  // namespace gemm_compiled
 #endif
@@ -122,6 +127,7 @@ struct Vec<double> {
   }
 };
 inline constexpr int kDotRows = 3;
+inline constexpr int kVectorRegisters = 16;
 #include <sinter/backend/cpu/gemm_kernels.inc>
 }  // namespace gemm_avx2
 #if !(defined(__AVX2__) && defined(__FMA__))
@@ -143,6 +149,10 @@ inline constexpr int kDotRows = 3;
 #endif
 #endif
 namespace gemm_avx512 {
+// An empty asm that takes v in a register: g++ otherwise folds a vector used by several FMAs into each of them as a
+// memory operand, a load per FMA (gemm_kernels.inc, dot_block).
+SINTER_ALWAYS_INLINE void keep_in_register(__m512& v) { asm("" : "+v"(v)); }
+SINTER_ALWAYS_INLINE void keep_in_register(__m512d& v) { asm("" : "+v"(v)); }
 template <class T>
 struct Vec;
 template <>
@@ -201,7 +211,8 @@ struct Vec<double> {
     return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p);
   }
 };
-inline constexpr int kDotRows = 6;  // 24 accumulators + 6 rows of A + 1 of B: 31 of 32 registers
+inline constexpr int kDotRows = 6;  // 24 accumulators + 4 vectors of B + 1 row of A: 29 of 32 registers
+inline constexpr int kVectorRegisters = 32;
 #include <sinter/backend/cpu/gemm_kernels.inc>
 }  // namespace gemm_avx512
 #if !defined(__AVX512F__)
