@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh test
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSINTER_BUILD_EXAMPLES=OFF "${launcher[@]}" \
+cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DSINTER_BUILD_EXAMPLES=OFF "${launcher[@]}" \
   -DCMAKE_CXX_FLAGS="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer"
 cmake --build build/sanitize -j"$(nproc)"
 # Header, install and compile-fail entries rebuild other trees and say nothing about memory safety.
