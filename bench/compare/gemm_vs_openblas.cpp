@@ -27,6 +27,7 @@ struct Shape {
   const char* name;
   int M, N, K;
   bool ta, tb;  // A is K x M in memory (read transposed); B is N x K in memory
+  int ldb = 0;  // B's row stride when it is not its width (conv2d's column matrix: column_stride)
 };
 }  // namespace
 
@@ -45,21 +46,28 @@ int main(int argc, char** argv) {
       {"mlp_fwd_64x128x256", 64, 128, 256, false, true},    // Linear(256, 128) at batch 64
       {"mlp_fwd_256x128x256", 256, 128, 256, false, true},
       {"mlp_dw_128x256x256", 128, 256, 256, true, false},
+      // one 32x32 image of a 3x3 64 -> 64 convolution (conv2d's CPU path): W . cols with the columns' rows 1040
+      // floats apart, the weight gradient gout . cols^T, the column gradient W^T . gout
+      {"conv3x3_fwd_64x1024x576", 64, 1024, 576, false, false, 1040},
+      {"conv3x3_dw_64x576x1024", 64, 576, 1024, false, true, 1040},
+      {"conv3x3_dcols_576x1024x64", 576, 1024, 64, true, false},
   };
   sinter::manual_seed(1);
   for (const auto& s : shapes) {
     // sinter's tensors are 64-byte aligned; both libraries get the same three buffers.
-    const sinter::Tensor at = sinter::randn({std::int64_t{s.M} * s.K}), bt = sinter::randn({std::int64_t{s.K} * s.N});
+    const int ldb = s.ldb ? s.ldb : (s.tb ? s.K : s.N);
+    const sinter::Tensor at = sinter::randn({std::int64_t{s.M} * s.K});
+    const sinter::Tensor bt = sinter::randn({std::int64_t{s.tb ? s.N : s.K} * ldb});
     sinter::Tensor ct = sinter::zeros({std::int64_t{s.M} * s.N});
     const float *a = at.data(), *b = bt.data();
     float* c = ct.data();
-    const std::int64_t rsa = s.ta ? 1 : s.K, csa = s.ta ? s.M : 1, rsb = s.tb ? 1 : s.N, csb = s.tb ? s.K : 1;
+    const std::int64_t rsa = s.ta ? 1 : s.K, csa = s.ta ? s.M : 1, rsb = s.tb ? 1 : ldb, csb = s.tb ? ldb : 1;
     const double ours = bench::median_seconds([&] {
       sinter::cpu::gemm<float>(s.M, s.N, s.K, a, rsa, csa, b, rsb, csb, c, s.N, false);
     });
     const double theirs = bench::median_seconds([&] {
       cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans, s.M, s.N, s.K,
-                  1.0f, a, s.ta ? s.M : s.K, b, s.tb ? s.K : s.N, 0.0f, c, s.N);
+                  1.0f, a, s.ta ? s.M : s.K, b, ldb, 0.0f, c, s.N);
     });
     const double flop = 2.0 * s.M * s.N * s.K;
     const std::string key = std::string(kKeyPrefix) + s.name + ".t" + std::to_string(threads);
