@@ -155,10 +155,11 @@ std::int64_t image_columns(const Conv2dGeometry& g) {
 }
 
 /// cols[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (0 outside), for one image,
-/// rows column_stride apart (the elements past OH*OW in each row are not written). x_end bounds the input buffer. With unit stride the rows are copied in whole vectors that may run past the row's
-/// end, on both sides: the extra elements read stay inside the input buffer (checked against x_end) and the extra
-/// ones written fall on the next row of columns, which is written after (so never past this image's columns). LeNet's
-/// second layer copies rows 10 wide, where a loop per element and its bounds cost as much as the copy.
+/// rows column_stride apart (the elements past OH*OW in each row are never read). x_end bounds the input buffer. With
+/// unit stride the rows are copied in whole vectors that may run past the row's end, on both sides: the extra elements
+/// read stay inside the input buffer (checked against x_end) and the extra ones written fall on the row's padding or
+/// the next row of columns, which is written after (so never past this image's columns). LeNet's second layer copies
+/// rows 10 wide, where a loop per element and its bounds cost as much as the copy.
 template <class T>
 void im2col_image(const T* x, const T* x_end, T* cols, const Conv2dGeometry& g) {
   using V = cpu::vec<T>;
