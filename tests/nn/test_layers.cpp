@@ -147,6 +147,25 @@ TEST_CASE("losses match their formulas, pass gradcheck and cross-entropy is one 
   CHECK(st::gradcheck([&](const auto& t) {
     return F::cross_entropy(t[0], target, F::CrossEntropyOptions().reduction(nn::Reduction::None));
   }, {logits}));
+  {  // another ignore_index: class 2's rows count neither in the sum nor in the mean's divisor, and get no gradient;
+     // -100 is then a class index like any other, out of bounds
+    const st::LongTensor t2 = st::from_vector<std::int64_t>({4, 0, 3, 2, 2, 1});
+    const auto ig = F::CrossEntropyOptions().ignore_index(2);
+    CHECK(F::cross_entropy(logits, t2, ig).item() ==
+          Approx((ce_row(0, 4, 0) + ce_row(1, 0, 0) + ce_row(2, 3, 0) + ce_row(5, 1, 0)) / 4).epsilon(1e-12));
+    const TD l2 = logits.detach().requires_grad_();
+    F::cross_entropy(l2, t2, ig).backward();
+    const auto g2 = l2.grad().to_vector();
+    for (int j = 0; j < 5; ++j) {
+      CHECK(g2[3 * 5 + j] == 0.0);
+      CHECK(g2[4 * 5 + j] == 0.0);
+      CHECK(g2[j] != 0.0);
+    }
+    CHECK(st::gradcheck([&](const auto& t) { return F::cross_entropy(t[0], t2, ig); }, {logits}));
+    CHECK_THROWS_WITH(F::cross_entropy(logits, target, ig),
+                      Catch::StartsWith("sinter: cross_entropy: target -100 at row 2 is out of bounds for 5 classes "
+                                        "(valid: 0 to 4, or ignore_index 2)"));
+  }
   const TD probs = st::softmax(st::randn<double>({6, 5}), 1);
   CHECK(st::gradcheck([&](const auto& t) { return F::cross_entropy(t[0], probs); }, {logits}));
   CHECK(st::gradcheck([&](const auto& t) { return F::nll_loss(st::log_softmax(t[0], 1), target); }, {logits}));

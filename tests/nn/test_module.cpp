@@ -77,6 +77,18 @@ TEST_CASE("modules print as a tree like PyTorch", "[nn][module]") {
   CHECK(conv.str() == "Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2), bias=false)");
 }
 
+TEST_CASE("AdaptiveAvgPool2d averages each output cell's window and prints its size", "[nn][module]") {
+  nn::AdaptiveAvgPool2d pool(2);
+  const st::Tensor x = st::arange<float>(16).reshape({1, 1, 4, 4});
+  CHECK(pool(x).to_vector() == std::vector<float>{2.5f, 4.5f, 10.5f, 12.5f});
+  nn::AdaptiveAvgPool2d whole({1, 1});  // global average pooling
+  CHECK(whole(x).shape() == st::Shape{1, 1, 1, 1});
+  CHECK(whole(x).item() == 7.5f);
+  std::ostringstream os;
+  os << nn::AdaptiveAvgPool2d({3, 2});
+  CHECK(os.str() == "AdaptiveAvgPool2d(output_size=(3, 2))");
+}
+
 TEST_CASE("Sequential runs its children in order and equals the same layers called by hand", "[nn][module]") {
   st::manual_seed(90);
   nn::Sequential seq(nn::Linear(5, 7), nn::Tanh(), nn::Linear(7, 2));
@@ -125,6 +137,11 @@ TEST_CASE("PyTorch's default initialisation bounds hold", "[nn][init]") {
   nn::init::xavier_uniform_(w);
   const double xb = std::sqrt(6.0 / (256 + 128));
   for (float x : w.to_vector()) CHECK(std::abs(x) <= xb + 1e-7);
+  nn::init::xavier_normal_(w, 2.0);  // std = gain * sqrt(2 / (fan_in + fan_out)), mean 0
+  double xs = 0, xss = 0;
+  for (float x : w.to_vector()) xs += x, xss += double(x) * x;
+  CHECK(std::abs(xs / double(v.size())) < 0.01);
+  CHECK(std::sqrt(xss / double(v.size())) == Approx(2.0 * std::sqrt(2.0 / (256 + 128))).epsilon(0.03));
   st::Tensor vec = st::zeros({3});
   CHECK_THROWS_WITH(nn::init::kaiming_uniform_(vec), Catch::Contains("fewer than 2 dimensions"));
 }

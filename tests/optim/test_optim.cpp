@@ -46,6 +46,10 @@ TEST_CASE("SGD's update, parameter groups and zero_grad behave like PyTorch", "[
   CHECK(b.to_vector()[0] == Approx(0.0f));
   sgd.step();  // buf = 0.5 * 1 + 1 = 1.5; a -= 0.15
   CHECK(a.to_vector()[0] == Approx(0.75f));
+  sgd.zero_grad(false);  // set_to_none = false: the gradients stay, as zeros
+  REQUIRE(a.grad().defined());
+  CHECK(a.grad().to_vector() == std::vector<float>{0, 0, 0});
+  CHECK(b.grad().to_vector() == std::vector<float>{0, 0});
   sgd.zero_grad();
   CHECK_FALSE(a.grad().defined());
   sgd.step();  // no gradient: nothing moves
