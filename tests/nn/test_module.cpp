@@ -89,6 +89,31 @@ TEST_CASE("AdaptiveAvgPool2d averages each output cell's window and prints its s
   CHECK(os.str() == "AdaptiveAvgPool2d(output_size=(3, 2))");
 }
 
+TEST_CASE("BatchNorm1d normalises [N, C] and [N, C, L], tracks running statistics and refuses other ranks",
+          "[nn][module][norm]") {
+  nn::BatchNorm1d bn(2);
+  const st::Tensor x = st::from_vector<float>({1, 10, 3, 30}, st::Shape{2, 2});
+  const auto y = bn(x).to_vector();  // per column: (x - mean) / sqrt(biased var + eps)
+  CHECK(y[0] == Approx(-1 / std::sqrt(1 + 1e-5)));
+  CHECK(y[2] == Approx(1 / std::sqrt(1 + 1e-5)));
+  CHECK(y[1] == Approx(-10 / std::sqrt(100 + 1e-5)));
+  // momentum 0.1; the running variance takes the unbiased one (2 and 200)
+  CHECK(bn.running_mean.to_vector()[0] == Approx(0.2));
+  CHECK(bn.running_mean.to_vector()[1] == Approx(2.0));
+  CHECK(bn.running_var.to_vector()[0] == Approx(0.9 + 0.2));
+  CHECK(bn.running_var.to_vector()[1] == Approx(0.9 + 20.0));
+  CHECK(bn.num_batches_tracked.item() == 1.0f);
+  CHECK(bn(st::randn({3, 2, 5})).shape() == st::Shape{3, 2, 5});
+  CHECK(bn.num_batches_tracked.item() == 2.0f);
+  bn.eval();
+  const st::Tensor rm = bn.running_mean.clone(), rv = bn.running_var.clone();
+  const auto ye = bn(x).to_vector();
+  CHECK(ye[1] == Approx((10 - rm.to_vector()[1]) / std::sqrt(rv.to_vector()[1] + 1e-5)));
+  CHECK(bn.running_mean.to_vector() == rm.to_vector());  // eval leaves the statistics alone
+  CHECK_THROWS_WITH(bn(st::zeros({1, 2, 1, 1})),
+                    Catch::StartsWith("sinter: BatchNorm1d: expected a 2-D or 3-D input, got shape [1, 2, 1, 1]"));
+}
+
 TEST_CASE("Sequential runs its children in order and equals the same layers called by hand", "[nn][module]") {
   st::manual_seed(90);
   nn::Sequential seq(nn::Linear(5, 7), nn::Tanh(), nn::Linear(7, 2));
