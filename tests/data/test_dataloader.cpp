@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -84,6 +85,18 @@ TEST_CASE("dataset construction errors are explicit", "[data][errors]") {
   CHECK_THROWS_WITH(data::DataLoader(numbered(2), data::DataLoaderOptions(0)),
                     Catch::StartsWith("sinter: DataLoader: batch_size must be positive"));
   CHECK_THROWS_WITH(data::MNIST("/nonexistent-sinter-dir"), Catch::Contains("/nonexistent-sinter-dir"));
+}
+
+TEST_CASE("$SINTER_FASHION_MNIST overrides the default dataset folder", "[data][fashion_mnist]") {
+  const char* before = std::getenv("SINTER_FASHION_MNIST");
+  const std::string saved = before ? before : "";
+  ::setenv("SINTER_FASHION_MNIST", "/nonexistent-sinter-fmnist", 1);
+  CHECK(data::default_fashion_mnist_dir() == "/nonexistent-sinter-fmnist");
+  CHECK_THROWS_WITH(data::FashionMNIST(false), Catch::StartsWith("sinter: ") &&
+                                                    Catch::Contains("/nonexistent-sinter-fmnist"));
+  if (before) ::setenv("SINTER_FASHION_MNIST", saved.c_str(), 1);
+  else ::unsetenv("SINTER_FASHION_MNIST");
+  if (!before) CHECK(data::default_fashion_mnist_dir() == "/usr/share/datasets/fashion-mnist");
 }
 
 TEST_CASE("Fashion-MNIST from Debian's package loads as a dataset", "[data][fashion_mnist]") {

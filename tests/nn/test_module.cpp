@@ -114,6 +114,23 @@ TEST_CASE("BatchNorm1d normalises [N, C] and [N, C, L], tracks running statistic
                     Catch::StartsWith("sinter: BatchNorm1d: expected a 2-D or 3-D input, got shape [1, 2, 1, 1]"));
 }
 
+TEST_CASE("LayerNorm normalises over its trailing shape with an affine map and prints its options", "[nn][module][norm]") {
+  nn::LayerNorm ln(st::Shape{3});
+  ln.weight.copy_(st::from_vector<float>({1, 2, 3}));
+  ln.bias.copy_(st::from_vector<float>({0, 0, 1}));
+  const auto y = ln(st::from_vector<float>({1, 2, 3, 5, 5, 5}, st::Shape{2, 3})).to_vector();
+  const double s = 1 / std::sqrt(2.0 / 3 + 1e-5);  // row 0: mean 2, biased variance 2/3
+  CHECK(y[0] == Approx(-s));
+  CHECK(y[1] == Approx(0.0).margin(1e-6));
+  CHECK(y[2] == Approx(3 * s + 1));
+  CHECK(y[3] == Approx(0.0).margin(1e-6));  // a constant row: zero, then the bias
+  CHECK(y[5] == Approx(1.0));
+  std::ostringstream os;
+  os << nn::LayerNorm(st::Shape{4, 5}, 1e-6, false);
+  CHECK(os.str() == "LayerNorm([4, 5], eps=1e-06, elementwise_affine=false)");
+  CHECK(nn::LayerNorm(st::Shape{4, 5}, 1e-6, false).parameters().empty());
+}
+
 TEST_CASE("Sequential runs its children in order and equals the same layers called by hand", "[nn][module]") {
   st::manual_seed(90);
   nn::Sequential seq(nn::Linear(5, 7), nn::Tanh(), nn::Linear(7, 2));
@@ -167,6 +184,23 @@ TEST_CASE("PyTorch's default initialisation bounds hold", "[nn][init]") {
   for (float x : w.to_vector()) xs += x, xss += double(x) * x;
   CHECK(std::abs(xs / double(v.size())) < 0.01);
   CHECK(std::sqrt(xss / double(v.size())) == Approx(2.0 * std::sqrt(2.0 / (256 + 128))).epsilon(0.03));
+  // the plain fills, as torch.nn.init's: bounds, moments and constants
+  nn::init::uniform_(w, -0.5, 2.0);
+  double us = 0;
+  for (float x : w.to_vector()) {
+    CHECK((x >= -0.5f && x <= 2.0f));
+    us += x;
+  }
+  CHECK(us / double(v.size()) == Approx(0.75).margin(0.02));
+  nn::init::normal_(w, 3.0, 0.5);
+  double ns = 0, nss = 0;
+  for (float x : w.to_vector()) ns += x, nss += (double(x) - 3.0) * (double(x) - 3.0);
+  CHECK(ns / double(v.size()) == Approx(3.0).margin(0.01));
+  CHECK(std::sqrt(nss / double(v.size())) == Approx(0.5).epsilon(0.03));
+  nn::init::ones_(w);
+  CHECK(w.to_vector() == std::vector<float>(v.size(), 1.0f));
+  nn::init::zeros_(w);
+  CHECK(w.to_vector() == std::vector<float>(v.size(), 0.0f));
   st::Tensor vec = st::zeros({3});
   CHECK_THROWS_WITH(nn::init::kaiming_uniform_(vec), Catch::Contains("fewer than 2 dimensions"));
 }

@@ -81,6 +81,12 @@ TEST_CASE("learning-rate schedules follow PyTorch's closed forms", "[optim][sche
   }
   sgd.set_lr(0, 1.0);
   {
+    optim::ExponentialLR s(sgd, 0.5);
+    const auto v = lrs(s, 3);
+    CHECK(v == std::vector<double>{1.0, 0.5, 0.25, 0.125});
+  }
+  sgd.set_lr(0, 1.0);
+  {
     optim::MultiStepLR s(sgd, {1, 3}, 0.1);
     const auto v = lrs(s, 3);
     CHECK(v[1] == Approx(0.1));
