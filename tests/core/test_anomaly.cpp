@@ -58,7 +58,7 @@ TEST_CASE("a forward statement that produces NaN names its op and line", "[core]
   CHECK_THAT(copy, Contains(here(line)));
 }
 
-TEST_CASE("an inf produced from finite inputs is an anomaly; values that pass through are not", "[core][anomaly]") {
+TEST_CASE("an inf produced from finite inputs is an anomaly, values that pass through are not", "[core][anomaly]") {
   st::DetectAnomalyGuard guard;
   const st::Tensor big = st::from_vector<float>({1e30f, 1.0f});
   CHECK_THAT(error_of([&] { st::Tensor y = big * big; }), Contains("mul produced inf (element 0"));
@@ -106,7 +106,7 @@ TEST_CASE("a backward node that returns NaN or inf names itself and its forward 
   CHECK_THAT(error_of([&] { st::sum(p).backward(); }), Contains("MulBackward returned inf"));
 }
 
-TEST_CASE("finite work runs unchanged in anomaly mode; the guard restores the previous mode", "[core][anomaly]") {
+TEST_CASE("finite work runs unchanged in anomaly mode, and the guard restores the previous mode", "[core][anomaly]") {
   st::manual_seed(3);
   st::Tensor w = st::randn({4, 3}).requires_grad_();
   const st::Tensor x = st::randn({5, 4});

@@ -79,7 +79,7 @@ TEST_CASE("save and load round-trip a module's state_dict", "[io][safetensors]")
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("a numpy reader sees PyTorch's keys and our values; a numpy-written file loads", "[io][safetensors][numpy]") {
+TEST_CASE("a numpy reader sees PyTorch's keys and our values, and a numpy-written file loads", "[io][safetensors][numpy]") {
   const auto dir = temp_dir();
   const std::string p = (dir / "m.safetensors").string();
   st::manual_seed(111);

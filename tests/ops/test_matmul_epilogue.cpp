@@ -42,7 +42,7 @@ TEST_CASE("matmul epilogue: relu(p + bias) and a residual add match the unfused 
                 st::eval(st::tanh(st::matmul(xd, wd) - bd)), 0.0);
 }
 
-TEST_CASE("matmul epilogue: gradients equal the unfused form's and pass gradcheck; forward is one kernel",
+TEST_CASE("matmul epilogue: gradients equal the unfused form's and pass gradcheck, and forward is one kernel",
           "[ops][matmul][epilogue][autograd]") {
   st::manual_seed(6);
   const TD x0 = st::randn<double>({9, 6}), w0 = st::randn<double>({6, 11}), b0 = st::randn<double>({11});

@@ -10,7 +10,7 @@ using sinter::util::Accuracy;
 using sinter::util::ProgressBar;
 using sinter::util::RunningMean;
 
-TEST_CASE("ProgressBar's line shows the label, bar, percent, steps and loss; it draws nothing when disabled",
+TEST_CASE("ProgressBar's line shows the label, bar, percent, steps and loss, and it draws nothing when disabled",
           "[util]") {
   ProgressBar bar("epoch 1", 4, /*enabled=*/false);
   CHECK_THAT(bar.line(), Catch::StartsWith("epoch 1 [                        ]   0% 0/4 "));
