@@ -302,6 +302,13 @@ inline ConvPath cpu_conv_path(const Conv2dGeometry& g) {
   return ConvPath::im2col;
 }
 
+/// Row stride of the matrix the GEMM multiplies W by: the column matrix (column_stride), or on the pointwise path the
+/// image itself (OH*OW).
+template <class T>
+std::int64_t operand_stride(const Conv2dGeometry& g, ConvPath path) {
+  return path == ConvPath::im2col ? column_stride<T>(g) : g.OH * g.OW;
+}
+
 // With unit column stride the direct path works on a zero-padded copy of each input plane: every tap then reads
 // whole vectors of a row at a fixed shift, with no bounds, and an output vector sums its KH*KW taps in a register.
 
@@ -487,8 +494,7 @@ void conv2d_forward_cpu(const T* x, const T* w, const T* bias, T* out, T* saved_
   count_kernel(kCPU);
   const std::int64_t ohw = g.OH * g.OW, Kg = g.Kg(), OCg = g.OCg(), image_cols = image_columns<T>(g);
   const ConvPath path = cpu_conv_path(g);
-  // row stride of the columns; on the pointwise path the image itself is the column matrix
-  const std::int64_t ld = path == ConvPath::im2col ? column_stride<T>(g) : ohw;
+  const std::int64_t ld = operand_stride<T>(g, path);
   cpu::parallel(image_threads(g), [&](int tid, int nth) {
     T* scratch = saved_cols || path != ConvPath::im2col ? nullptr : image_scratch<T>(0, image_cols);
     T* padded = uses_padded_plane(g) ? image_scratch<T>(0, (g.H + 2 * g.ph) * padded_width<T>(g)) : nullptr;
@@ -530,7 +536,7 @@ void conv2d_backward_cpu(const T* saved_cols, const T* w, const T* gout, T* dx, 
   const int nt = image_threads(g);
   std::vector<T> pdw(dw ? static_cast<std::size_t>(nt * wsize) : 0), pdb(db ? static_cast<std::size_t>(nt * g.OC) : 0);
   const ConvPath path = cpu_conv_path(g);
-  const std::int64_t ld = path == ConvPath::im2col ? column_stride<T>(g) : ohw;
+  const std::int64_t ld = operand_stride<T>(g, path);
   cpu::parallel(nt, [&](int tid, int nth) {
     // depthwise: a row of sums, or gout in whole vectors (direct_weight_grad_image_padded)
     // im2col with unit column stride: slack around the column gradient for col2im_image_gathered's vectors
