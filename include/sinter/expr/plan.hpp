@@ -257,16 +257,22 @@ struct ExtremeSeed {
   }
 };
 
-/// The per-element reverse sweep of a fused backward, for both evaluators: recompute the statement in registers, seed
-/// its root, sweep adjoints to the leaves, and sum those of leaves that read the same input, so grad[s] is input s's
-/// contribution. U is T or a SIMD batch of T; plan and seed already point at the element's row.
+/// The per-element reverse sweep of a fused backward: recompute the statement in registers, seed its root and sweep
+/// adjoints to the leaves, so adj[l] is leaf l's contribution. U is T or a SIMD batch of T; plan and seed already
+/// point at the element's row.
+template <class U, class Plan, class Seed>
+SINTER_HD SINTER_ALWAYS_INLINE void adjoints(const Plan& plan, const Seed& seed, std::int64_t j, U* adj) {
+  typename Plan::template Cache<U> cache;
+  const U y = plan.fwd(cache, j);
+  plan.template bwd<0>(cache, seed.template value<U>(j, y), adj);
+}
+
+/// adjoints(), then those of leaves that read the same input summed, so grad[s] is input s's contribution.
 template <class T, class U, class Plan, class Seed>
 SINTER_HD SINTER_ALWAYS_INLINE void sweep(const Plan& plan, const Seed& seed, std::int64_t j, const int* slot_of_leaf,
                                           int nslots, U* grad) {
-  typename Plan::template Cache<U> cache;
-  const U y = plan.fwd(cache, j);
   U adj[Plan::kLeaves];
-  plan.template bwd<0>(cache, seed.template value<U>(j, y), adj);
+  adjoints(plan, seed, j, adj);
   for (int s = 0; s < nslots; ++s) grad[s] = U(T(0));
   for (int l = 0; l < Plan::kLeaves; ++l) grad[slot_of_leaf[l]] += adj[l];
 }

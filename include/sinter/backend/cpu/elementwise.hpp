@@ -195,22 +195,41 @@ void reduce(const IterationSpace& space, const Plan& plan0, const OperandGeometr
 
 using expr::GradDestination;
 
-/// Writes one group of lanes (U: a SIMD batch or one lane) of every input's gradient: stored, added or folded. Out
-/// of line and the same for every expression, so a backward kernel's code is its sweep, not six store paths per
-/// input (a call per group costs nothing measurable next to the sweep).
+/// Which leaves read each input: first_leaf[s], then next_leaf[l] until -1, in leaf order. Built once per backward
+/// so the kernel sums a shared input's adjoints in registers instead of zeroing and adding through a slot array.
+struct LeavesOfInputs {
+  std::vector<int> first_leaf, next_leaf;
+  LeavesOfInputs(const std::vector<int>& slot_of_leaf, int nslots)
+      : first_leaf(static_cast<std::size_t>(nslots), -1), next_leaf(slot_of_leaf.size(), -1) {
+    std::vector<int> last(static_cast<std::size_t>(nslots), -1);
+    for (int l = 0; l < static_cast<int>(slot_of_leaf.size()); ++l) {
+      const auto s = static_cast<std::size_t>(slot_of_leaf[static_cast<std::size_t>(l)]);
+      if (last[s] < 0) first_leaf[s] = l;
+      else next_leaf[static_cast<std::size_t>(last[s])] = l;
+      last[s] = l;
+    }
+  }
+};
+
+/// Writes one group of lanes (U: a SIMD batch or one lane) of every input's gradient from the leaves' adjoints:
+/// stored, added or folded. Out of line and the same for every expression, so a backward kernel's code is its sweep,
+/// not six store paths per input (a call per group costs nothing measurable next to the sweep).
 template <class T, class U>
-[[gnu::noinline]] void write_gradients(const GradDestination<T>* dests, int nslots, T* const* rows,
-                                       typename FoldingWriter<T, ReduceKind::Sum>::Row* frows, std::int64_t j,
-                                       const U* grad) {
+[[gnu::noinline]] void write_gradients(const GradDestination<T>* dests, int nslots, const LeavesOfInputs& leaves,
+                                       T* const* rows, typename FoldingWriter<T, ReduceKind::Sum>::Row* frows,
+                                       std::int64_t j, const U* adj) {
   for (int s = 0; s < nslots; ++s) {
     const auto& d = dests[s];
     if (!d.data) continue;
+    int l = leaves.first_leaf[static_cast<std::size_t>(s)];
+    U grad = adj[l];
+    while ((l = leaves.next_leaf[static_cast<std::size_t>(l)]) >= 0) grad += adj[l];
     if (d.folded) {
-      FoldingWriter<T, ReduceKind::Sum>::add(frows[s], j, grad[s]);
+      FoldingWriter<T, ReduceKind::Sum>::add(frows[s], j, grad);
     } else if (d.accumulate) {
-      Lanes<U>::store(rows[s], j, d.geo.inner, Lanes<U>::load(rows[s], j, d.geo.inner) + grad[s]);
+      Lanes<U>::store(rows[s], j, d.geo.inner, Lanes<U>::load(rows[s], j, d.geo.inner) + grad);
     } else {
-      Lanes<U>::store(rows[s], j, d.geo.inner, grad[s]);
+      Lanes<U>::store(rows[s], j, d.geo.inner, grad);
     }
   }
 }
@@ -231,8 +250,7 @@ void backward(const IterationSpace& space, const Plan& plan0, const Seed& seed0,
     constexpr int W = static_cast<int>(V::size);
     const int nslots = static_cast<int>(dests.size());
     const int nt = threads_for(n, kParallelGrain / 4);
-    int slot[L];
-    for (int l = 0; l < L; ++l) slot[l] = slot_of_leaf[static_cast<std::size_t>(l)];
+    const LeavesOfInputs leaves(slot_of_leaf, nslots);
     std::vector<FoldingWriter<T, ReduceKind::Sum>> folds;
     std::vector<int> fold_of(static_cast<std::size_t>(nslots), -1);
     for (int s = 0; s < nslots; ++s)
@@ -259,9 +277,9 @@ void backward(const IterationSpace& space, const Plan& plan0, const Seed& seed0,
         }
         auto step = [&](auto lane_tag, std::int64_t j) {
           using U = decltype(lane_tag);
-          U grad[L];
-          expr::sweep<T>(plan, seed, j, slot, nslots, grad);
-          write_gradients<T, U>(dests.data(), nslots, rows, frows, j, grad);
+          U adj[L];
+          expr::adjoints(plan, seed, j, adj);
+          write_gradients<T, U>(dests.data(), nslots, leaves, rows, frows, j, adj);
         };
         std::int64_t j = j0;
         for (; j + W <= j1; j += W) step(V(T(0)), j);
