@@ -128,3 +128,20 @@ TEST_CASE("host memory has no events: freed blocks are free at once", "[core][st
   a.empty_cache();
   CHECK(a.stats().cached_bytes == 0);
 }
+
+TEST_CASE("large host blocks start on a huge-page boundary, small ones on 64 bytes", "[core][storage]") {
+  using sinter::detail::HostMemory;
+  sinter::detail::CpuCachingAllocator a;
+  void* big = a.allocate(HostMemory::kHugeFrom + 12345);
+  void* small = a.allocate(1000);
+  const auto at = [](void* p) { return reinterpret_cast<std::uintptr_t>(p); };
+  CHECK(at(small) % 64 == 0);
+#if defined(__linux__)
+  CHECK(at(big) % HostMemory::kHugePage == 0);
+#else
+  CHECK(at(big) % 64 == 0);
+#endif
+  static_cast<unsigned char*>(big)[HostMemory::kHugeFrom + 12344] = 1;  // the whole size is usable (ASan checks)
+  a.deallocate(big, HostMemory::kHugeFrom + 12345);
+  a.deallocate(small, 1000);
+}

@@ -13,6 +13,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include <sinter/config.hpp>
 #include <sinter/core/counters.hpp>
 #include <sinter/core/device.hpp>
@@ -212,9 +216,23 @@ class CachingAllocator {
   std::size_t cache_limit_ = std::size_t{8} << 30;
 };
 
-/// 64-byte aligned host memory.
+/// 64-byte aligned host memory. On Linux, blocks of kHugeFrom bytes and more start on a 2 MiB boundary and are
+/// advised to use transparent huge pages (Debian's default mode, "madvise", gives them only to memory that asks):
+/// element-wise statements over several 64 MiB tensors stall on TLB misses with 4 KiB pages (16M-float forward +
+/// backward, 2 threads: 10% faster). The size is rounded up to whole huge pages, less than 2 MiB per block.
 struct HostMemory {
-  static void* allocate(std::size_t bytes) noexcept { return std::aligned_alloc(kAlignment, bytes); }
+  static constexpr std::size_t kHugePage = std::size_t{2} << 20, kHugeFrom = std::size_t{4} << 20;
+  static void* allocate(std::size_t bytes) noexcept {
+#if defined(__linux__)
+    if (bytes >= kHugeFrom) {
+      const std::size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+      void* p = std::aligned_alloc(kHugePage, rounded);
+      if (p) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice: where it is refused, the pages stay small
+      return p;
+    }
+#endif
+    return std::aligned_alloc(kAlignment, bytes);
+  }
   static void release(void* p) noexcept { std::free(p); }
 };
 
