@@ -105,7 +105,8 @@ TEST_CASE("conv2d's direct CPU paths (1x1 pointwise, depthwise) match the defini
     g.C = c.x[1], g.KH = c.w[2], g.KW = c.w[3], g.sh = c.s[0], g.sw = c.s[1], g.ph = c.p[0], g.pw = c.p[1],
     g.groups = c.groups;
     CHECK(D::cpu_conv_path(g) == c.path);
-    // The direct paths keep the input for the backward: the output is the forward's only allocation.
+    // The direct paths keep the input for the backward, the im2col path these small batches' columns
+    // (keeps_columns): the output is the forward's only other allocation.
     const TD xg = x.detach().requires_grad_(), wg = w.detach().requires_grad_();
     const TD bg = c.bias ? b.detach().requires_grad_() : TD();
     st::reset_counters();
@@ -235,4 +236,50 @@ TEST_CASE("conv2d's gathered col2im (unit column stride) equals the scattered on
     check_col2im_gathered<float>(g);
     check_col2im_gathered<double>(g);
   }
+}
+
+TEST_CASE("conv2d's backward makes a large batch's columns again and agrees with the columns kept for one image",
+          "[nn][conv]") {
+  namespace D = F::detail;
+  // 3x3 over 64 channels of 48x48: 5.4 MiB of float columns per image, so one image's are kept for the backward and
+  // two images' (over keeps_columns' 8 MiB) are made again from the input.
+  F::Conv2dGeometry g{};
+  g.C = 64, g.H = g.W = 48, g.OC = 8, g.KH = g.KW = 3, g.sh = g.sw = 1, g.ph = g.pw = 1, g.dh = g.dw = 1, g.groups = 1;
+  g.OH = g.OW = 48;
+  g.N = 1;
+  REQUIRE(D::keeps_columns<float>(g));
+  g.N = 2;
+  REQUIRE_FALSE(D::keeps_columns<float>(g));
+  st::manual_seed(105);
+  const st::Tensor x = st::randn({2, 64, 48, 48}).requires_grad_(), w = st::randn({8, 64, 3, 3}).requires_grad_(),
+                   b = st::randn({8}).requires_grad_();
+  const st::Tensor gout = st::randn({2, 8, 48, 48});
+  st::reset_counters();
+  st::Tensor y = F::conv2d(x, w, b, {1, 1}, {1, 1});
+  CHECK(st::counters().allocations == 1u);  // the output only: the input is kept, not 11 MiB of columns
+  {  // another batch through the same geometry leaves its columns in the per-thread scratch the backward reuses
+    st::NoGradGuard no_grad;
+    (void)F::conv2d(st::randn({2, 64, 48, 48}), w.detach(), b.detach(), {1, 1}, {1, 1});
+  }
+  y.backward(gout);
+  // The same images one at a time, columns kept: the same outputs and gradients (dW and db summed over the two).
+  std::vector<double> dw(static_cast<std::size_t>(w.numel()), 0.0), db(8, 0.0), dx, want_y;
+  for (std::int64_t n = 0; n < 2; ++n) {
+    const st::Tensor xn = x.detach().slice(0, n, n + 1).contiguous().requires_grad_();
+    const st::Tensor wn = w.detach().clone().requires_grad_(), bn = b.detach().clone().requires_grad_();
+    st::reset_counters();
+    st::Tensor yn = F::conv2d(xn, wn, bn, {1, 1}, {1, 1});
+    CHECK(st::counters().allocations == 2u);  // the output and the kept columns
+    yn.backward(gout.slice(0, n, n + 1).contiguous());
+    for (double v : yn.to_vector()) want_y.push_back(v);
+    for (double v : xn.grad().to_vector()) dx.push_back(v);
+    const auto dwn = wn.grad().to_vector(), dbn = bn.grad().to_vector();
+    for (std::size_t k = 0; k < dw.size(); ++k) dw[k] += dwn[k];
+    for (std::size_t k = 0; k < db.size(); ++k) db[k] += dbn[k];
+  }
+  auto from = [](const std::vector<double>& v) { return [&v](std::int64_t i) { return v[static_cast<std::size_t>(i)]; }; };
+  testing::check_values(y, from(want_y), 1e-5, 1e-4);
+  testing::check_values(x.grad(), from(dx), 1e-5, 1e-4);
+  testing::check_values(w.grad(), from(dw), 1e-5, 1e-3);
+  testing::check_values(b.grad(), from(db), 1e-5, 1e-3);
 }
