@@ -2,6 +2,7 @@
 // conv2d in double against a direct convolution and gradcheck on every CPU path (im2col, pointwise, depthwise), and
 // the pieces of its im2col path: the column stride and the gathered col2im. Split from test_layers.cpp so that the two
 // compile in parallel (the sanitizer build's longest file).
+#include <cmath>
 #include <limits>
 #include <random>
 
@@ -214,6 +215,53 @@ TEST_CASE("conv2d's column rows lie an odd number of cache lines apart, so the G
   CHECK(D::column_stride<double>(g) == 104);  // 100 doubles: 12.5 lines, so 13
   g.OH = 28, g.OW = 28;
   CHECK(D::column_stride<float>(g) == 784);  // LeNet-5's 28x28: 49 lines already
+}
+
+TEST_CASE("conv2d's im2col on the CPU (whole rows for unit strides and same width, else per output row) equals "
+          "the element-wise definition",
+          "[nn][conv]") {
+  namespace D = sinter::nn::functional::detail;
+  struct Case {
+    std::int64_t C, H, W, KH, KW, sh, sw, ph, pw, dh, dw;
+    bool same_width;  // takes im2col_image_same_width
+  };
+  const std::vector<Case> cases = {
+      {3, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, true},   // ResNet's 3x3
+      {2, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, true},     // rows narrower than a vector, H != W
+      {2, 9, 11, 5, 5, 1, 1, 2, 2, 1, 1, true},    // 5x5, two padding columns each side
+      {2, 6, 9, 3, 3, 1, 1, 2, 2, 2, 2, true},     // dilated
+      {1, 5, 4, 2, 3, 1, 1, 0, 1, 1, 1, true},     // no padding rows: the output is shorter than the input
+      {2, 4, 3, 3, 7, 1, 1, 1, 3, 1, 1, true},     // padding columns as wide as the image
+      {2, 10, 10, 3, 3, 2, 1, 1, 1, 1, 1, false},  // row stride 2: per output row
+      {2, 10, 10, 3, 3, 1, 1, 0, 0, 1, 1, false},  // narrower output
+  };
+  for (const Case& k : cases) {
+    F::Conv2dGeometry g{};
+    g.N = 2, g.C = k.C, g.H = k.H, g.W = k.W, g.OC = 1, g.KH = k.KH, g.KW = k.KW, g.sh = k.sh, g.sw = k.sw;
+    g.ph = k.ph, g.pw = k.pw, g.dh = k.dh, g.dw = k.dw, g.groups = 1;
+    g.OH = (g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1) / g.sh + 1;
+    g.OW = (g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1) / g.sw + 1;
+    INFO("C " << g.C << " H " << g.H << " W " << g.W << " kernel " << g.KH << "x" << g.KW << " stride " << g.sh << ","
+              << g.sw << " padding " << g.ph << "," << g.pw << " dilation " << g.dh << "," << g.dw);
+    REQUIRE((g.sh == 1 && g.sw == 1 && g.OW == g.W) == k.same_width);
+    std::vector<float> x(static_cast<std::size_t>(g.N * g.C * g.H * g.W));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = 1.0f + static_cast<float>(i);  // no zeros: padding shows
+    const std::int64_t ld = D::column_stride<float>(g), rows = g.C * g.KH * g.KW, P = g.P();
+    std::vector<float> want(static_cast<std::size_t>(rows * P));
+    const D::Im2colKernel<float> def{x.data(), want.data(), g};
+    for (std::int64_t i = 0; i < rows * P; ++i) def(i);
+    // The second image, whose columns sit at want[r, OH*OW + q]; NaN where nothing may be written past its columns.
+    std::vector<float> cols(static_cast<std::size_t>(D::image_columns<float>(g) + 64),
+                            std::numeric_limits<float>::quiet_NaN());
+    D::im2col_image(x.data() + g.C * g.H * g.W, x.data() + x.size(), cols.data(), g);
+    const std::int64_t ohw = g.OH * g.OW;
+    int wrong = 0;
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t q = 0; q < ohw; ++q)
+        wrong += !(cols[static_cast<std::size_t>(r * ld + q)] == want[static_cast<std::size_t>(r * P + ohw + q)]);
+    CHECK(wrong == 0);
+    for (std::size_t i = static_cast<std::size_t>(rows * ld); i < cols.size(); ++i) CHECK(std::isnan(cols[i]));
+  }
 }
 
 TEST_CASE("conv2d's gathered col2im (unit column stride) equals the scattered one", "[nn][conv]") {

@@ -154,6 +154,36 @@ std::int64_t image_columns(const Conv2dGeometry& g) {
   return g.C * g.KH * g.KW * column_stride<T>(g);
 }
 
+/// im2col_image for unit strides and an output as wide as the input (a "same" padding, the ResNet case): output
+/// element p = oh*W + ow of row (c, kh, kw) reads the plane at p + (kh*dh - ph)*W + (kw*dw - pw) wherever that lies
+/// inside the image, so each row of columns is one contiguous copy of the plane, then the columns and rows that fall
+/// on the padding are zeroed. The per-output-row loop of the general form spends more on its bounds than on copying
+/// 32 floats (3x3 over 32x32: 18 000 pieces per image).
+template <class T>
+void im2col_image_same_width(const T* x, T* cols, const Conv2dGeometry& g) {
+  using V = cpu::vec<T>;
+  constexpr std::int64_t L = V::size;
+  const std::int64_t ld = column_stride<T>(g), W = g.W, plane = g.H * W;
+  ColumnRow at;
+  for (std::int64_t r = 0; r < g.C * g.KH * g.KW; ++r, at.next(g)) {
+    const auto [c, kh, kw] = at;
+    T* o = cols + r * ld;
+    const std::int64_t dy = kh * g.dh - g.ph, dx = kw * g.dw - g.pw;  // ih = oh + dy, iw = ow + dx
+    const std::int64_t oh_lo = std::clamp<std::int64_t>(-dy, 0, g.OH), oh_hi = std::clamp(g.H - dy, oh_lo, g.OH);
+    std::fill(o, o + oh_lo * W, T(0));
+    std::fill(o + oh_hi * W, o + g.OH * W, T(0));
+    // Elements whose source lies before or after the plane are in padding columns, zeroed below.
+    const T* src = x + c * plane + dy * W + dx;  // src[p] is the input of output element p
+    std::int64_t p = std::max(oh_lo * W, -(dy * W + dx)), p1 = std::min(oh_hi * W, plane - (dy * W + dx));
+    for (; p + L <= p1; p += L) V::load_unaligned(src + p).store_unaligned(o + p);
+    for (; p < p1; ++p) o[p] = src[p];
+    const std::int64_t z0 = dx < 0 ? 0 : W - std::min(dx, W), z1 = dx < 0 ? std::min(-dx, W) : W;
+    if (dx != 0)
+      for (std::int64_t oh = oh_lo; oh < oh_hi; ++oh)
+        for (std::int64_t ow = z0; ow < z1; ++ow) o[oh * W + ow] = T(0);
+  }
+}
+
 /// cols[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (0 outside), for one image,
 /// rows column_stride apart (the elements past OH*OW in each row are never read). x_end bounds the input buffer. With
 /// unit stride the rows are copied in whole vectors that may run past the row's end, on both sides: the extra elements
@@ -166,6 +196,7 @@ void im2col_image(const T* x, const T* x_end, T* cols, const Conv2dGeometry& g) 
   constexpr std::int64_t L = V::size;
   const std::int64_t rows = g.C * g.KH * g.KW, ld = column_stride<T>(g);
   T* const cols_end = cols + rows * ld;
+  if (g.sh == 1 && g.sw == 1 && g.OW == g.W) return im2col_image_same_width(x, cols, g);
   ColumnRow at;
   for (std::int64_t r = 0; r < rows; ++r, at.next(g)) {
     const auto [c, kh, kw] = at;
