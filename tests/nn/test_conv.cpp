@@ -192,12 +192,21 @@ void check_col2im_gathered(const F::Conv2dGeometry& g0) {
     for (std::int64_t i = 0; i < image; ++i) want[static_cast<std::size_t>(i)] = have[static_cast<std::size_t>(i)] =
         accumulate ? static_cast<T>(small(rng)) : T(0);
     if (!accumulate) std::fill(have.begin(), have.begin() + image, std::numeric_limits<T>::quiet_NaN());
+    std::vector<T> same(have);  // for the same-width form
     D::col2im_image(dcols.data() + front, want.data(), g, accumulate);
     D::col2im_image_gathered(dcols.data() + front, have.data(), g, accumulate);
     std::size_t bad = 0;
     for (std::int64_t i = 0; i < image; ++i) bad += !(have[static_cast<std::size_t>(i)] == want[static_cast<std::size_t>(i)]);
     CHECK(bad == 0);
     for (std::size_t i = static_cast<std::size_t>(image); i < have.size(); ++i) CHECK(std::isnan(have[i]));  // untouched
+    if (g.sh == 1 && g.OW == g.W) {  // unit strides, same width: col2im_image_same_width, on a copy it may zero
+      std::vector<T> scratch(dcols);
+      D::col2im_image_same_width(scratch.data() + front, same.data(), g, accumulate);
+      bad = 0;
+      for (std::int64_t i = 0; i < image; ++i) bad += !(same[static_cast<std::size_t>(i)] == want[static_cast<std::size_t>(i)]);
+      CHECK(bad == 0);
+      for (std::size_t i = static_cast<std::size_t>(image); i < same.size(); ++i) CHECK(std::isnan(same[i]));
+    }
   }
 }
 }  // namespace
@@ -279,6 +288,11 @@ TEST_CASE("conv2d's gathered col2im (unit column stride) equals the scattered on
       geometry(2, 7, 5, 3, 2, 1, 0, 3, 2, 3),    // dilated, padding wider than the kernel's reach
       geometry(2, 8, 16, 3, 3, 3, 2, 0, 1, 2),   // rows exactly one float vector wide on AVX-512
       geometry(1, 4, 1, 2, 1, 1, 1, 0, 1, 1),    // one column
+      geometry(3, 32, 32, 3, 3, 1, 1, 1, 1, 1),  // ResNet's 3x3: same width
+      geometry(2, 7, 5, 3, 3, 1, 1, 1, 1, 1),    // same width, narrower than a vector
+      geometry(2, 6, 9, 3, 3, 1, 2, 2, 2, 2),    // same width, dilated
+      geometry(2, 4, 3, 3, 7, 1, 1, 3, 1, 1),    // same width, padding columns as wide as the image
+      geometry(1, 5, 4, 2, 3, 1, 0, 1, 1, 1),    // same width, no padding rows
   };
   for (const auto& g : cases) {
     check_col2im_gathered<float>(g);

@@ -246,6 +246,36 @@ void col2im_image(const T* dcols, T* dx, const Conv2dGeometry& g, bool accumulat
   }
 }
 
+/// col2im_image for unit strides and an output as wide as the input (the adjoint of im2col_image_same_width): per
+/// channel, each tap's row of the column gradient is added to the input-gradient plane as one contiguous shifted
+/// run, after its entries in padding columns (which would land on a neighbouring row) are zeroed. The plane stays in
+/// L1 over the channel's taps. Overwrites those entries of dcols, which is the backward's own scratch.
+template <class T>
+void col2im_image_same_width(T* dcols, T* dx, const Conv2dGeometry& g, bool accumulate) {
+  using V = cpu::vec<T>;
+  constexpr std::int64_t L = V::size;
+  const std::int64_t W = g.W, plane = g.H * W, ohw = g.OH * g.OW;
+  for (std::int64_t c = 0; c < g.C; ++c) {
+    T* d = dx + c * plane;
+    if (!accumulate) std::fill(d, d + plane, T(0));
+    for (std::int64_t kh = 0; kh < g.KH; ++kh)
+      for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+        T* s = dcols + ((c * g.KH + kh) * g.KW + kw) * ohw;
+        const std::int64_t dy = kh * g.dh - g.ph, dx_ = kw * g.dw - g.pw, off = dy * W + dx_;
+        const std::int64_t oh_lo = std::clamp<std::int64_t>(-dy, 0, g.OH), oh_hi = std::clamp(g.H - dy, oh_lo, g.OH);
+        const std::int64_t z0 = dx_ < 0 ? 0 : W - std::min(dx_, W), z1 = dx_ < 0 ? std::min(-dx_, W) : W;
+        if (dx_ != 0)
+          for (std::int64_t oh = oh_lo; oh < oh_hi; ++oh)
+            for (std::int64_t ow = z0; ow < z1; ++ow) s[oh * W + ow] = T(0);
+        std::int64_t p = std::max(oh_lo * W, -off);
+        const std::int64_t p1 = std::min(oh_hi * W, plane - off);
+        T* t = d + off;  // t[p] is the input element that column entry p read
+        for (; p + L <= p1; p += L) (V::load_unaligned(t + p) + V::load_unaligned(s + p)).store_unaligned(t + p);
+        for (; p < p1; ++p) t[p] += s[p];
+      }
+  }
+}
+
 /// Readable elements a column gradient needs before and after it for col2im_image_gathered (the lanes it reads
 /// there are discarded).
 template <class T>
@@ -584,6 +614,7 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
     // depthwise: a row of sums, or gout in whole vectors (direct_weight_grad_image_padded)
     // im2col with unit column stride: slack around the column gradient for col2im_image_gathered's vectors
     const bool gathered = path == ConvPath::im2col && g.sw == 1;
+    const bool same_width = gathered && g.sh == 1 && g.OW == g.W;  // col2im_image_same_width
     const std::int64_t front = gathered ? col2im_slack_front<T>(g) : 0, back = gathered ? col2im_slack_back<T>(g) : 0;
     T* dcols = image_scratch<T>(1, path == ConvPath::im2col ? front + dcols_size + back
                                                             : std::max(g.OW, padded_gout_size<T>(g))) + front;
@@ -629,7 +660,8 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
         for (std::int64_t gr = 0; gr < g.groups; ++gr)
           cpu::gemm_on<T>(1, Kg, ohw, OCg, w + gr * OCg * Kg, 1, Kg, gn + gr * OCg * ohw, ohw, 1, dst + gr * Kg * ohw,
                           ohw, path == ConvPath::pointwise && dx_acc);
-        if (gathered) col2im_image_gathered(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
+        if (same_width) col2im_image_same_width(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
+        else if (gathered) col2im_image_gathered(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
         else if (path == ConvPath::im2col) col2im_image(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
       }
     }
