@@ -292,7 +292,8 @@ TEST_CASE("conv2d's gathered col2im (unit column stride) equals the scattered on
       geometry(2, 7, 5, 3, 3, 1, 1, 1, 1, 1),    // same width, narrower than a vector
       geometry(2, 6, 9, 3, 3, 1, 2, 2, 2, 2),    // same width, dilated
       geometry(2, 4, 3, 3, 7, 1, 1, 3, 1, 1),    // same width, padding columns as wide as the image
-      geometry(1, 5, 4, 2, 3, 1, 0, 1, 1, 1),    // same width, no padding rows
+      geometry(1, 5, 4, 2, 3, 1, 0, 1, 1, 1),    // same width, no padding rows: the output is shorter
+      geometry(2, 5, 6, 3, 2, 1, 1, 1, 1, 2),    // same width, no centre tap (taps at columns -1 and +1)
   };
   for (const auto& g : cases) {
     check_col2im_gathered<float>(g);
