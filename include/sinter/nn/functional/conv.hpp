@@ -571,6 +571,27 @@ bool keeps_columns(const Conv2dGeometry& g) {
   return cpu_conv_path(g) == ConvPath::im2col && g.N * image_columns<T>(g) * std::int64_t{sizeof(T)} <= kMaxKeptBytes;
 }
 
+/// out[i, j] += bias[i] over a block of one image's output as the GEMM finishes it (its epilogue), while the block is
+/// in cache: no pass that fills the output with the bias first for the GEMM to read back.
+template <class T>
+struct BiasRows {
+  const T* bias;
+  T* out;
+  std::int64_t ld;
+  static void apply(const void* self, std::int64_t i0, std::int64_t i1, std::int64_t j0, std::int64_t j1) {
+    using V = cpu::vec<T>;
+    constexpr std::int64_t L = V::size;
+    const auto& b = *static_cast<const BiasRows*>(self);
+    for (std::int64_t i = i0; i < i1; ++i) {
+      T* row = b.out + i * b.ld;
+      const V v(b.bias[i]);
+      std::int64_t j = j0;
+      for (; j + L <= j1; j += L) (V::load_unaligned(row + j) + v).store_unaligned(row + j);
+      for (; j < j1; ++j) row[j] += b.bias[i];
+    }
+  }
+};
+
 /// out[n] = W . im2col(x[n]) (+ bias) per group, image by image (or the direct forms of cpu_conv_path). On the im2col
 /// path with saved_cols (N images of image_columns, see keeps_columns) the columns are kept there for the backward,
 /// else in per-thread scratch. One kernel.
@@ -593,17 +614,17 @@ void conv2d_forward_cpu(const T* x, const T* w, const T* bias, T* out, T* saved_
           depthwise_forward_image(xn, w, bias, o, g);
         continue;
       }
-      if (bias)  // the bias is the GEMM's starting value
-        for (std::int64_t oc = 0; oc < g.OC; ++oc) std::fill_n(o + oc * ohw, ohw, bias[oc]);
       const T* cols = xn;  // pointwise: the image is its own column matrix
       if (path == ConvPath::im2col) {
         T* c = saved_cols ? saved_cols + n * image_cols : cols_scratch;
         im2col_image(xn, x + g.N * g.C * g.H * g.W, c, g);
         cols = c;
       }
-      for (std::int64_t gr = 0; gr < g.groups; ++gr)
+      for (std::int64_t gr = 0; gr < g.groups; ++gr) {
+        const BiasRows<T> rows{bias ? bias + gr * OCg : nullptr, o + gr * OCg * ohw, ohw};
         cpu::gemm_on<T>(1, OCg, ohw, Kg, w + gr * OCg * Kg, Kg, 1, cols + gr * Kg * ld, ld, 1, o + gr * OCg * ohw,
-                        ohw, bias != nullptr);
+                        ohw, false, bias ? cpu::TileEpilogue{&BiasRows<T>::apply, &rows} : cpu::TileEpilogue{});
+      }
     }
   });
 }
