@@ -178,9 +178,10 @@ void im2col_image_same_width(const T* x, T* cols, const Conv2dGeometry& g) {
     for (; p + L <= p1; p += L) V::load_unaligned(src + p).store_unaligned(o + p);
     for (; p < p1; ++p) o[p] = src[p];
     const std::int64_t z0 = dx < 0 ? 0 : W - std::min(dx, W), z1 = dx < 0 ? std::min(-dx, W) : W;
-    if (dx != 0)
-      for (std::int64_t oh = oh_lo; oh < oh_hi; ++oh)
-        for (std::int64_t ow = z0; ow < z1; ++ow) o[oh * W + ow] = T(0);
+    // Column by column, down the rows: a loop along a row of one or two zeros becomes a memset call per row in g++
+    // (12 000 calls per image, 4% of a ResNet layer's forward and backward).
+    for (std::int64_t ow = z0; ow < z1 && dx != 0; ++ow)
+      for (std::int64_t oh = oh_lo; oh < oh_hi; ++oh) o[oh * W + ow] = T(0);
   }
 }
 
@@ -276,9 +277,8 @@ void col2im_image_same_width(T* dcols, T* dx, const Conv2dGeometry& g, bool accu
         const std::int64_t dy = kh * g.dh - g.ph, dx_ = kw * g.dw - g.pw, off = dy * W + dx_;
         const std::int64_t oh_lo = std::clamp<std::int64_t>(-dy, 0, g.OH), oh_hi = std::clamp(g.H - dy, oh_lo, g.OH);
         const std::int64_t z0 = dx_ < 0 ? 0 : W - std::min(dx_, W), z1 = dx_ < 0 ? std::min(-dx_, W) : W;
-        if (dx_ != 0)
-          for (std::int64_t oh = oh_lo; oh < oh_hi; ++oh)
-            for (std::int64_t ow = z0; ow < z1; ++ow) s[oh * W + ow] = T(0);
+        for (std::int64_t ow = z0; ow < z1 && dx_ != 0; ++ow)  // down the rows, as in im2col_image_same_width
+          for (std::int64_t oh = oh_lo; oh < oh_hi; ++oh) s[oh * W + ow] = T(0);
         std::int64_t p = std::max(oh_lo * W, -off);
         const std::int64_t p1 = std::min(oh_hi * W, plane - off);
         T* t = d + off;  // t[p] is the input element that column entry p read
