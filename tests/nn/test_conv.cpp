@@ -199,7 +199,7 @@ void check_col2im_gathered(const F::Conv2dGeometry& g0) {
     for (std::int64_t i = 0; i < image; ++i) bad += !(have[static_cast<std::size_t>(i)] == want[static_cast<std::size_t>(i)]);
     CHECK(bad == 0);
     for (std::size_t i = static_cast<std::size_t>(image); i < have.size(); ++i) CHECK(std::isnan(have[i]));  // untouched
-    if (g.sh == 1 && g.OW == g.W) {  // unit strides, same width: col2im_image_same_width, on a copy it may zero
+    if (D::same_width(g)) {  // col2im_image_same_width, on a copy it may zero
       std::vector<T> scratch(dcols);
       D::col2im_image_same_width(scratch.data() + front, same.data(), g, accumulate);
       bad = 0;
@@ -252,7 +252,7 @@ TEST_CASE("conv2d's im2col on the CPU (whole rows for unit strides and same widt
     g.OW = (g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1) / g.sw + 1;
     INFO("C " << g.C << " H " << g.H << " W " << g.W << " kernel " << g.KH << "x" << g.KW << " stride " << g.sh << ","
               << g.sw << " padding " << g.ph << "," << g.pw << " dilation " << g.dh << "," << g.dw);
-    REQUIRE((g.sh == 1 && g.sw == 1 && g.OW == g.W) == k.same_width);
+    REQUIRE(D::same_width(g) == k.same_width);
     std::vector<float> x(static_cast<std::size_t>(g.N * g.C * g.H * g.W));
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = 1.0f + static_cast<float>(i);  // no zeros: padding shows
     const std::int64_t ld = D::column_stride<float>(g), rows = g.C * g.KH * g.KW, P = g.P();

@@ -218,8 +218,8 @@ class CachingAllocator {
 
 /// 64-byte aligned host memory. On Linux, blocks of kHugeFrom bytes and more start on a 2 MiB boundary and are
 /// advised to use transparent huge pages (Debian's default mode, "madvise", gives them only to memory that asks):
-/// element-wise statements over several 64 MiB tensors stall on TLB misses with 4 KiB pages (16M-float forward +
-/// backward, 2 threads: 10% faster). The size is rounded up to whole huge pages, less than 2 MiB per block.
+/// element-wise statements over several 64 MiB tensors stall on TLB misses with 4 KiB pages (docs/benchmarks.md,
+/// session 9). The size is rounded up to whole huge pages, less than 2 MiB per block.
 struct HostMemory {
   static constexpr std::size_t kHugePage = std::size_t{2} << 20, kHugeFrom = std::size_t{4} << 20;
   static void* allocate(std::size_t bytes) noexcept {

@@ -154,8 +154,11 @@ std::int64_t image_columns(const Conv2dGeometry& g) {
   return g.C * g.KH * g.KW * column_stride<T>(g);
 }
 
-/// One tap (kh, kw) of a convolution with unit strides and an output as wide as the input (a "same" padding, the
-/// ResNet case): output element p = oh*W + ow reads the plane at p + offset wherever that lies inside the image.
+/// Unit strides and an output as wide as the input (a "same" padding, the ResNet case): im2col and col2im then move
+/// whole rows of a plane (SameWidthTap).
+inline bool same_width(const Conv2dGeometry& g) { return g.sh == 1 && g.sw == 1 && g.OW == g.W; }
+
+/// One tap (kh, kw) of a same_width convolution: output element p = oh*W + ow reads the plane at p + offset wherever that lies inside the image.
 /// Output rows [oh_lo, oh_hi) read inside it, columns [z0, z1) fall on the padding (empty when dx is 0), and the run
 /// [p0, p1) of those rows is where p + offset stays inside the plane (its elements outside lie in padding columns).
 struct SameWidthTap {
@@ -170,7 +173,7 @@ struct SameWidthTap {
   }
   /// row[oh*W + ow] = 0 on the padding columns of the rows that read the image. Column by column, down the rows: a
   /// loop along a row of one or two zeros becomes a memset call per row in g++ (12 000 calls per 32x32 image of a
-  /// 3x3 layer, 4% of its forward and backward).
+  /// 3x3 layer).
   template <class T>
   void zero_padding_columns(T* row, std::int64_t W) const {
     for (std::int64_t ow = z0; ow < z1; ++ow)
@@ -211,9 +214,9 @@ template <class T>
 void im2col_image(const T* x, const T* x_end, T* cols, const Conv2dGeometry& g) {
   using V = cpu::vec<T>;
   constexpr std::int64_t L = V::size;
+  if (same_width(g)) return im2col_image_same_width(x, cols, g);
   const std::int64_t rows = g.C * g.KH * g.KW, ld = column_stride<T>(g);
   T* const cols_end = cols + rows * ld;
-  if (g.sh == 1 && g.sw == 1 && g.OW == g.W) return im2col_image_same_width(x, cols, g);
   ColumnRow at;
   for (std::int64_t r = 0; r < rows; ++r, at.next(g)) {
     const auto [c, kh, kw] = at;
@@ -574,9 +577,8 @@ void depthwise_backward_image(const T* x, const T* w, const T* gout, T* dx, bool
 /// Whether the backward gets the batch's columns from the forward (on the im2col path) or makes each image's again
 /// from the input. Kept, they are written to memory once and read back once; beyond a few MiB that round trip goes to
 /// DRAM and costs more than a second im2col into scratch that stays in cache (ResNet-style 3x3 64 -> 64 on 8x32x32,
-/// 19 MiB of columns: 13.6 -> 12.3 ms forward + backward on one thread), below it the columns are still in cache and
-/// making them again is the loss (LeNet-5's step 1.69 -> 1.77 ms, 4 MiB per layer). Also bounds the memory a layer
-/// holds for its backward.
+/// 19 MiB of columns), below it the columns are still in cache and making them again is the loss (LeNet-5, 4 MiB per
+/// layer: its step 1.69 -> 1.77 ms in training_vs_libtorch). Also bounds the memory a layer holds for its backward.
 template <class T>
 bool keeps_columns(const Conv2dGeometry& g) {
   constexpr std::int64_t kMaxKeptBytes = std::int64_t{8} << 20;
@@ -659,7 +661,7 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
     // depthwise: a row of sums, or gout in whole vectors (direct_weight_grad_image_padded)
     // im2col with unit column stride: slack around the column gradient for col2im_image_gathered's vectors
     const bool gathered = path == ConvPath::im2col && g.sw == 1;
-    const bool same_width = gathered && g.sh == 1 && g.OW == g.W;  // col2im_image_same_width
+    const bool whole_rows = path == ConvPath::im2col && same_width(g);  // col2im_image_same_width
     const std::int64_t front = gathered ? col2im_slack_front<T>(g) : 0, back = gathered ? col2im_slack_back<T>(g) : 0;
     T* dcols = image_scratch<T>(1, path == ConvPath::im2col ? front + dcols_size + back
                                                             : std::max(g.OW, padded_gout_size<T>(g))) + front;
@@ -705,7 +707,7 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
         for (std::int64_t gr = 0; gr < g.groups; ++gr)
           cpu::gemm_on<T>(1, Kg, ohw, OCg, w + gr * OCg * Kg, 1, Kg, gn + gr * OCg * ohw, ohw, 1, dst + gr * Kg * ohw,
                           ohw, path == ConvPath::pointwise && dx_acc);
-        if (same_width) col2im_image_same_width(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
+        if (whole_rows) col2im_image_same_width(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
         else if (gathered) col2im_image_gathered(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
         else if (path == ConvPath::im2col) col2im_image(dcols, dx + n * g.C * g.H * g.W, g, dx_acc);
       }
