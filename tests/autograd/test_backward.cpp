@@ -93,3 +93,25 @@ TEST_CASE("freeing the graph frees saved tensors", "[autograd][memory]") {
   y.backward();
   CHECK(watch.expired());  // released after backward without retain_graph
 }
+
+TEST_CASE("statement nodes are named after their root op, as PyTorch names them", "[autograd]") {
+  TD x = st::randn<double>({3, 4}).requires_grad_(), b = st::randn<double>({4}).requires_grad_();
+  CHECK(TD(st::leaky_relu(x * b, 0.1)).grad_fn_name() == "LeakyReluBackward");
+  CHECK(TD(st::log1p(st::abs(x))).grad_fn_name() == "Log1pBackward");
+  CHECK(TD(st::eval(x + 1.0) * 1.0).grad_fn_name() == "MulBackward");
+  CHECK(st::sum(x * b).grad_fn_name() == "SumBackward");
+  CHECK(st::mean(x, {1}).grad_fn_name() == "MeanBackward");
+  CHECK(st::amax(x - b, {0}).grad_fn_name() == "AmaxBackward");
+  CHECK(st::logsumexp(x, {1}).grad_fn_name() == "LogsumexpBackward");
+  // A reduction's node keeps its expression and saved tensors until backward, then releases both.
+  std::weak_ptr<sinter::TensorImpl> saved_input;
+  TD m;
+  {
+    TD h = x * 3.0;
+    saved_input = h.impl();
+    m = st::amax(h + b, {1});
+  }
+  CHECK_FALSE(saved_input.expired());
+  st::sum(m).backward();
+  CHECK(saved_input.expired());
+}

@@ -205,14 +205,14 @@ auto matmul(const A& a_in, const B& b_in, F&& epilogue, const SourceLocation& lo
   const bool keep_product = detail::any_needs_grad(leaves);
   auto out = keep_product ? TensorImpl::empty(prod->shape, dtype_of<T>(), a.device()) : prod;
   const expr::IterationSpace space =
-      detail::statement_space(leaves, prod->shape, {{&out->shape, out->strides}}, /*coalesce=*/false);
+      detail::statement_space(leaves, prod->shape, out->shape, out->strides, /*coalesce=*/false);
   expr::PlanBuilder builder(space);
   using Tile = cpu::TileStatement<T, expr::plan_t<E>>;
   const Tile tile{e.plan(builder), builder.extra(0), static_cast<T*>(out->data())};
   cpu::gemm<T>(g.M, g.N, g.K, static_cast<const T*>(ai.data()), ai.strides[0], ai.strides[1],
                static_cast<const T*>(bi.data()), bi.strides[0], bi.strides[1], static_cast<T*>(prod->data()), g.N,
                false, cpu::TileEpilogue{&Tile::apply, &tile});
-  if (keep_product) detail::attach_node(*out, std::make_shared<detail::ExprBackward<T, E>>(e), leaves, location);
+  if (keep_product) detail::attach_node(*out, detail::expression_node<T>(e), leaves, location);
   return TensorOf<T>(std::move(out));
 }
 

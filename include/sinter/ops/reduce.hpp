@@ -46,49 +46,21 @@ template <expr::ReduceKind K, class T, class E>
 std::shared_ptr<TensorImpl> fold(const E& e, const LeafHandles& leaves, const Shape& kept, Device dev,
                                  T scale = T(1)) {
   auto out = TensorImpl::empty(kept, dtype_of<T>(), dev);
-  const expr::IterationSpace space = statement_space(leaves, e.shape(), {{&kept, contiguous_strides(kept)}});
+  const expr::IterationSpace space = statement_space(leaves, e.shape(), kept, contiguous_strides(kept));
   expr::PlanBuilder b(space);
   const auto plan = e.plan(b);
   launch_reduce<K, T>(dev, space, plan, b.extra(0), static_cast<T*>(out->data()), out->numel(), scale);
   return out;
 }
 
-/// Backward of a reduction: the expression's fused sweep, seeded per element by Seed from saved operands.
-template <class T, class E, class MakeSeed>
-class ReduceBackward final : public Node {
- public:
-  ReduceBackward(const char* name, const E& e, Shape kept, std::vector<std::shared_ptr<TensorImpl>> saved,
-                 MakeSeed make_seed)
-      : name_(name), expr_(e), kept_(kept), saved_(std::move(saved)), make_seed_(make_seed) {}
-  const char* name() const noexcept override { return name_; }
-  void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) override {
-    TensorImpl g = grad_out;  // viewed with keepdim's shape, so it broadcasts over the reduced dims
-    g.shape = kept_;
-    g.strides = contiguous_strides(kept_);
-    std::vector<const TensorImpl*> seeds{&g};
-    for (auto& s : saved_) seeds.push_back(s.get());
-    run_fused_backward<T>(*expr_, expr_->shape(), seeds, make_seed_, inputs, targets);
-  }
-  void release_saved() override {
-    expr_.reset();
-    saved_.clear();
-  }
-
- private:
-  const char* name_;
-  std::optional<E> expr_;
-  Shape kept_;
-  std::vector<std::shared_ptr<TensorImpl>> saved_;
-  MakeSeed make_seed_;
-};
-
+/// Records a reduction's tape node: the expression's fused sweep, its root seeded per element by make_seed from the
+/// incoming gradient (broadcast back over the reduced dims) and the saved operands.
 template <class T, class E, class MakeSeed>
 void record_reduction(const std::shared_ptr<TensorImpl>& out, const char* name, const E& e, const LeafHandles& leaves,
                       const Shape& kept, std::vector<std::shared_ptr<TensorImpl>> saved, MakeSeed make_seed,
                       const SourceLocation& location) {
   if (!any_needs_grad(leaves)) return;
-  attach_node(*out, std::make_shared<ReduceBackward<T, E, MakeSeed>>(name, e, kept, std::move(saved), make_seed),
-              leaves, location);
+  attach_node(*out, statement_node<T>(name, e, make_seed, kept, std::move(saved)), leaves, location);
 }
 
 /// The result with keepdim's shape, or without the reduced dims. The result is contiguous, so dropping size-1 dims

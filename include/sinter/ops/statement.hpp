@@ -4,8 +4,9 @@
 // kernel. The same machinery serves reductions, whose backward is the same sweep with a broadcast seed.
 #pragma once
 
+#include <array>
 #include <memory>
-#include <string>
+#include <optional>
 #include <vector>
 
 #include <sinter/backend/dispatch.hpp>
@@ -78,6 +79,14 @@ inline std::vector<std::shared_ptr<TensorImpl>> unique_inputs(const LeafHandles&
   return expr::IterationSpace(shape, st, coalesce);
 }
 
+/// The space of a statement over `shape` with one more operand (its destination): what every forward and
+/// reduction asks for, out of line so that the list is not built in each expression's code.
+[[gnu::noinline]] inline expr::IterationSpace statement_space(const LeafHandles& leaves, const Shape& shape,
+                                                              const Shape& dst_shape, const Shape& dst_strides,
+                                                              bool coalesce = true) {
+  return statement_space(leaves, shape, {{&dst_shape, dst_strides}}, coalesce);
+}
+
 /// True when leaf l may be read while dst is written in the same pass: it is not dst's memory, or it reads dst's
 /// elements one for one (same offset, same strides once broadcast to dst's shape).
 inline bool reads_in_step(const TensorImpl& l, const TensorImpl& dst) {
@@ -88,7 +97,7 @@ inline bool reads_in_step(const TensorImpl& l, const TensorImpl& dst) {
 /// dst (+)= e, dst already of e's broadcast shape, on dst's device.
 template <class T, class E>
 void run_forward(const E& e, const LeafHandles& leaves, const TensorImpl& dst, bool add) {
-  const expr::IterationSpace space = statement_space(leaves, dst.shape, {{&dst.shape, dst.strides}});
+  const expr::IterationSpace space = statement_space(leaves, dst.shape, dst.shape, dst.strides);
   expr::PlanBuilder b(space);
   const auto plan = e.plan(b);
   launch_forward<T>(dst.device(), space, plan, b.extra(0), static_cast<T*>(dst.data()), add);
@@ -146,43 +155,103 @@ void run_fused_backward(const E& e, const Shape& shape, const std::vector<const 
 
 /// The root op's name, for messages: "mul" for `a * x`, "copy" for a bare tensor.
 template <class E>
-const char* op_name() {
+constexpr const char* op_name() {
   if constexpr (requires(const E& x) { x.op(); }) return std::remove_cvref_t<decltype(std::declval<const E&>().op())>::name;
   else return "copy";
 }
 
-/// "LeakyReluBackward" for an expression whose root op is leaky_relu; computed once per expression type.
+/// "LeakyReluBackward" for an expression whose root op is leaky_relu, as PyTorch names its nodes. Computed by the
+/// compiler: a constant per expression type, no code.
 template <class E>
-const char* backward_name() {
-  static const std::string name = [] {
-    const std::string n = op_name<E>();
-    std::string out;
-    bool up = true;  // "leaky_relu" -> "LeakyRelu", as PyTorch names its nodes
-    for (char c : n) {
-      if (c == '_') up = true;
-      else out += up ? static_cast<char>(c - 'a' + 'A') : c, up = false;
-    }
-    return out + "Backward";
-  }();
-  return name.c_str();
-}
-
-/// The tape node of an element-wise statement: keeps the expression (its tensors by handle) and replays it.
-template <class T, class E>
-class ExprBackward final : public Node {
- public:
-  explicit ExprBackward(const E& e) : expr_(e) {}
-  const char* name() const noexcept override { return backward_name<E>(); }
-  void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) override {
-    run_fused_backward<T>(
-        *expr_, expr_->shape(), {&grad_out},
-        [](const std::vector<expr::LeafPlan<T>>& s) { return expr::GradSeed<T>{s[0], T(1)}; }, inputs, targets);
+inline constexpr auto kBackwardName = [] {
+  std::array<char, 64> out{};
+  std::size_t k = 0;
+  bool up = true;
+  for (const char* c = op_name<E>(); *c; ++c) {
+    if (*c == '_') up = true;
+    else out[k++] = up && *c >= 'a' && *c <= 'z' ? static_cast<char>(*c - 'a' + 'A') : *c, up = false;
   }
-  void release_saved() override { expr_.reset(); }
+  for (const char* c = "Backward"; *c; ++c) out[k++] = *c;
+  return out;
+}();
+
+/// The tape node of a fused statement, element-wise or a reduction of one: it keeps the expression (its tensors by
+/// handle) and replays the expression's fused backward. The expression's type is erased: a copy lives on the heap
+/// with the one function that needs its type (replay), so every statement shares this class, its vtable and its
+/// shared_ptr control block, and a program instantiates per expression only its plan, kernels and replay (compile
+/// time: the per-type node was a fifth of an expression's code).
+class StatementNode final : public Node {
+ public:
+  using Replay = void (*)(const void* kept, const std::vector<const TensorImpl*>& seeds,
+                          const std::vector<std::shared_ptr<TensorImpl>>& inputs, std::vector<GradTarget>& targets);
+  using Kept = std::unique_ptr<void, void (*)(void*)>;
+
+  StatementNode(const char* name, Kept kept, Replay replay, std::optional<Shape> seed_shape = std::nullopt,
+                std::vector<std::shared_ptr<TensorImpl>> saved = {})
+      : name_(name), kept_(std::move(kept)), replay_(replay), seed_shape_(std::move(seed_shape)),
+        saved_(std::move(saved)) {}
+  const char* name() const noexcept override { return name_; }
+  /// The seed operands: the incoming gradient (viewed with keepdim's shape for a reduction, so it broadcasts over
+  /// the reduced dims), then the tensors the reduction saved.
+  [[gnu::noinline]] void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) override {
+    TensorImpl g = grad_out;
+    if (seed_shape_) {
+      g.shape = *seed_shape_;
+      g.strides = contiguous_strides(*seed_shape_);
+    }
+    std::vector<const TensorImpl*> seeds{&g};
+    for (auto& s : saved_) seeds.push_back(s.get());
+    replay_(kept_.get(), seeds, inputs, targets);
+  }
+  void release_saved() override {
+    kept_.reset();
+    saved_.clear();
+  }
 
  private:
-  std::optional<E> expr_;
+  const char* name_;
+  Kept kept_;
+  Replay replay_;
+  std::optional<Shape> seed_shape_;
+  std::vector<std::shared_ptr<TensorImpl>> saved_;
 };
+
+/// What a statement node keeps: the expression and how its root adjoint is made from the seed operands.
+template <class E, class MakeSeed>
+struct KeptStatement {
+  E e;
+  MakeSeed make_seed;
+};
+
+template <class T, class K>
+void replay_statement(const void* kept, const std::vector<const TensorImpl*>& seeds,
+                      const std::vector<std::shared_ptr<TensorImpl>>& inputs, std::vector<GradTarget>& targets) {
+  const K& k = *static_cast<const K*>(kept);
+  run_fused_backward<T>(k.e, k.e.shape(), seeds, k.make_seed, inputs, targets);
+}
+
+/// A tape node for statement `e`, whose backward seeds its root with make_seed(seed operands' plans).
+template <class T, class E, class MakeSeed>
+std::shared_ptr<Node> statement_node(const char* name, const E& e, MakeSeed make_seed,
+                                     std::optional<Shape> seed_shape = std::nullopt,
+                                     std::vector<std::shared_ptr<TensorImpl>> saved = {}) {
+  using K = KeptStatement<E, MakeSeed>;
+  StatementNode::Kept kept(new K{e, make_seed}, [](void* p) { delete static_cast<K*>(p); });
+  return std::make_shared<StatementNode>(name, std::move(kept), &replay_statement<T, K>, std::move(seed_shape),
+                                         std::move(saved));
+}
+
+/// The root adjoint of an element-wise statement: the incoming gradient.
+template <class T>
+struct UnitSeed {
+  expr::GradSeed<T> operator()(const std::vector<expr::LeafPlan<T>>& s) const { return expr::GradSeed<T>{s[0], T(1)}; }
+};
+
+/// The tape node of an element-wise statement.
+template <class T, class E>
+std::shared_ptr<Node> expression_node(const E& e) {
+  return statement_node<T>(kBackwardName<E>.data(), e, UnitSeed<T>{});
+}
 
 /// Makes `node` the grad_fn of a statement's result, with the statement's inputs and source line.
 [[gnu::noinline]] inline void attach_node(TensorImpl& out, std::shared_ptr<Node> node, const LeafHandles& leaves,
@@ -198,7 +267,7 @@ std::shared_ptr<TensorImpl> materialize(const E& e, const SourceLocation& locati
   auto out = TensorImpl::empty(e.shape(), dtype_of<T>(), statement_device(leaves, "expression"));
   run_forward<T>(e, leaves, *out, false);
   check_statement_anomaly(*out, leaves, op_name<E>(), location);
-  if (any_needs_grad(leaves)) attach_node(*out, std::make_shared<ExprBackward<T, E>>(e), leaves, location);
+  if (any_needs_grad(leaves)) attach_node(*out, expression_node<T>(e), leaves, location);
   return out;
 }
 
