@@ -234,6 +234,65 @@ template <class T, class U>
   }
 }
 
+/// Everything of a backward pass that does not depend on the expression: which leaves feed each input, the per-thread
+/// partials of broadcast inputs, and where each row of every gradient starts. Instantiated once per element type, so
+/// a backward kernel's own code is its row loop and sweep (compile time).
+template <class T>
+class GradientRows {
+ public:
+  using FoldRow = typename FoldingWriter<T, ReduceKind::Sum>::Row;
+
+  [[gnu::noinline]] GradientRows(std::vector<GradDestination<T>>& dests, const std::vector<int>& slot_of_leaf, int nt)
+      : dests_(dests), leaves_(slot_of_leaf, static_cast<int>(dests.size())), fold_of_(dests.size(), -1) {
+    for (std::size_t s = 0; s < dests.size(); ++s)
+      if (dests[s].data && dests[s].folded) {
+        fold_of_[s] = static_cast<int>(folds_.size());
+        folds_.emplace_back(dests[s].geo, dests[s].size, nt);
+      }
+  }
+  int slots() const { return static_cast<int>(dests_.size()); }
+
+  /// One thread's view: its fold partials and the current row of every destination.
+  struct Thread {
+    int tid;
+    T** rows;
+    FoldRow* frows;
+  };
+  [[gnu::noinline]] void begin_thread(int tid) {
+    for (auto& f : folds_) f.begin_thread(tid);
+  }
+  [[gnu::noinline]] void set_row(const Thread& t, const std::int64_t* idx) const {
+    for (std::size_t s = 0; s < dests_.size(); ++s) {
+      const auto& d = dests_[s];
+      if (!d.data) continue;
+      if (d.folded) t.frows[s] = folds_[static_cast<std::size_t>(fold_of_[s])].row(t.tid, idx);
+      else t.rows[s] = d.data + d.geo.row_offset(idx);
+    }
+  }
+  template <class U>
+  void write(const Thread& t, std::int64_t j, const U* adj) const {
+    write_gradients<T, U>(dests_.data(), slots(), leaves_, t.rows, t.frows, j, adj);
+  }
+  [[gnu::noinline]] void end_row(const Thread& t) const {
+    for (std::size_t s = 0; s < dests_.size(); ++s)
+      if (dests_[s].data && dests_[s].folded) FoldingWriter<T, ReduceKind::Sum>::end_row(t.frows[s]);
+  }
+  /// The epilogue: each broadcast input's partials summed over threads into its gradient.
+  [[gnu::noinline]] void finish(int nt) const {
+    for (std::size_t s = 0; s < dests_.size(); ++s) {
+      const int f = fold_of_[s];
+      if (f < 0) continue;
+      folds_[static_cast<std::size_t>(f)].combine_into(dests_[s].data, dests_[s].accumulate, nt);
+    }
+  }
+
+ private:
+  std::vector<GradDestination<T>>& dests_;
+  LeavesOfInputs leaves_;
+  std::vector<FoldingWriter<T, ReduceKind::Sum>> folds_;
+  std::vector<int> fold_of_;
+};
+
 /// Recomputes the statement per element, sweeps the adjoint from the root to every leaf, and writes each input's
 /// gradient (leaves that read the same input are summed in registers). One kernel; an input that was broadcast
 /// is folded through per-thread partials combined in the epilogue.
@@ -248,53 +307,35 @@ void backward(const IterationSpace& space, const Plan& plan0, const Seed& seed0,
     const std::int64_t n = space.numel();
     using V = vec<T>;
     constexpr int W = static_cast<int>(V::size);
-    const int nslots = static_cast<int>(dests.size());
     const int nt = threads_for(n, kParallelGrain / 4);
-    const LeavesOfInputs leaves(slot_of_leaf, nslots);
-    std::vector<FoldingWriter<T, ReduceKind::Sum>> folds;
-    std::vector<int> fold_of(static_cast<std::size_t>(nslots), -1);
-    for (int s = 0; s < nslots; ++s)
-      if (dests[static_cast<std::size_t>(s)].data && dests[static_cast<std::size_t>(s)].folded) {
-        fold_of[static_cast<std::size_t>(s)] = static_cast<int>(folds.size());
-        folds.emplace_back(dests[static_cast<std::size_t>(s)].geo, dests[static_cast<std::size_t>(s)].size, nt);
-      }
+    GradientRows<T> grads(dests, slot_of_leaf, nt);
     parallel(nt, [&](int tid, int nth) {
-      for (auto& f : folds) f.begin_thread(tid);
+      grads.begin_thread(tid);
       const auto [b, e] = chunk(n, tid, nth);
       Plan plan = plan0;
       Seed seed = seed0;
-      constexpr int kMaxSlots = L;
-      T* rows[kMaxSlots];
-      typename FoldingWriter<T, ReduceKind::Sum>::Row frows[kMaxSlots];
+      T* rows[L];  // an input is read by at least one leaf, so there are at most L destinations
+      typename GradientRows<T>::FoldRow frows[L];
+      const typename GradientRows<T>::Thread t{tid, rows, frows};
       for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
         plan.set_row(idx);
         seed.set_row(idx);
-        for (int s = 0; s < nslots; ++s) {
-          const auto& d = dests[static_cast<std::size_t>(s)];
-          if (!d.data) continue;
-          if (d.folded) frows[s] = folds[static_cast<std::size_t>(fold_of[static_cast<std::size_t>(s)])].row(tid, idx);
-          else rows[s] = d.data + d.geo.row_offset(idx);
-        }
-        auto step = [&](auto lane_tag, std::int64_t j) {
-          using U = decltype(lane_tag);
-          U adj[L];
-          expr::adjoints(plan, seed, j, adj);
-          write_gradients<T, U>(dests.data(), nslots, leaves, rows, frows, j, adj);
-        };
+        grads.set_row(t, idx);
         std::int64_t j = j0;
-        for (; j + W <= j1; j += W) step(V(T(0)), j);
-        for (; j < j1; ++j) step(T(0), j);
-        for (int s = 0; s < nslots; ++s)
-          if (dests[static_cast<std::size_t>(s)].data && dests[static_cast<std::size_t>(s)].folded)
-            FoldingWriter<T, ReduceKind::Sum>::end_row(frows[s]);
+        for (; j + W <= j1; j += W) {
+          V adj[L];
+          expr::adjoints(plan, seed, j, adj);
+          grads.write(t, j, adj);
+        }
+        for (; j < j1; ++j) {
+          T adj[L];
+          expr::adjoints(plan, seed, j, adj);
+          grads.write(t, j, adj);
+        }
+        grads.end_row(t);
       });
     });
-    for (int s = 0; s < nslots; ++s) {
-      const int f = fold_of[static_cast<std::size_t>(s)];
-      if (f < 0) continue;
-      const auto& d = dests[static_cast<std::size_t>(s)];
-      folds[static_cast<std::size_t>(f)].combine_into(d.data, d.accumulate, nt);
-    }
+    grads.finish(nt);
   }
 }
 
