@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // sinter and libtorch side by side in one process on issue 3's element-wise benchmark:
 // y = sigmoid(a*x + b) * tanh(x) forward (16 B/element), and forward then backward into the three existing
-// gradients of x, a and b (56 B/element), plus the per-statement cost on 16 elements.
+// gradients of x, a and b (56 B/element), a statement over rows of 10 with broadcast operands, and the
+// per-statement cost on 16 elements.
 // Usage: eltwise_vs_libtorch [threads]   (run by bench/compare/run.sh under both malloc settings)
 #include <cstdlib>
 #include <string>
@@ -60,6 +61,31 @@ int main(int argc, char** argv) {
     bench::result(("eltwise.sinter.fwdbwd_GBps." + sz + t).c_str(), 56 * gb / s_fb, "GB/s");
     bench::result(("eltwise.ratio_torch_over_sinter.fwd." + sz + t).c_str(), t_fwd / s_fwd, "x");
     bench::result(("eltwise.ratio_torch_over_sinter.fwdbwd." + sz + t).c_str(), t_fb / s_fb, "x");
+  }
+  {  // rows shorter than a SIMD batch: y = tanh(x * b + a), x [4096, 10], b [10] and a [4096, 1] broadcast, forward
+     // then backward into the three existing gradients (each broadcast input's gradient is a sum over the other dim)
+    st::manual_seed(2);
+    st::Tensor x = st::randn({4096, 10}), b = st::randn({10}), a = st::randn({4096, 1}), gy = st::randn({4096, 10});
+    x.requires_grad_();
+    b.requires_grad_();
+    a.requires_grad_();
+    auto tx = torch::randn({4096, 10}).requires_grad_(true), tb = torch::randn({10}).requires_grad_(true);
+    auto ta = torch::randn({4096, 1}).requires_grad_(true), tgy = torch::randn({4096, 10});
+    const double s = bench::median_seconds([&] {
+      st::Tensor y = st::tanh(x * b + a);
+      y.backward(gy);
+    });
+    double tt = 0;
+    {
+      torch::AutoGradMode on(true);
+      tt = bench::median_seconds([&] {
+        auto ty = torch::tanh(tx * tb + ta);
+        ty.backward(tgy);
+      });
+    }
+    bench::result(("eltwise.sinter.rows10" + t).c_str(), s * 1e6, "us");
+    bench::result(("eltwise.torch.rows10" + t).c_str(), tt * 1e6, "us");
+    bench::result(("eltwise.ratio_torch_over_sinter.rows10" + t).c_str(), tt / s, "x");
   }
   {  // per-statement overhead on 16 elements, forward only
     st::Tensor x = st::randn({16}), a = st::randn({16}), b = st::randn({16}), y;

@@ -70,6 +70,13 @@ def render(values, header, commit, threads):
             rows.append([f"{label}, {size} floats", f"{fmt(s)} ms ({fmt(gbps)} GB/s)", f"{fmt(d)} ms",
                          f"{ratio(d / s if d else None)}x", f"{fmt(c)} ms", f"{ratio(c / s if c else None)}x",
                          f"{ratio(gbps / triad if gbps and triad else None)} of triad"])
+    r10 = values.get(f"eltwise.sinter.rows10{t}")
+    if r10 is not None:
+        d = values.get(f"eltwise.torch_default.rows10{t}")
+        c = values.get(f"eltwise.torch_cachedmalloc.rows10{t}")
+        rows.append(["`tanh(x * b + a)` forward + backward, x [4096, 10], b [10], a [4096, 1]", f"{fmt(r10)} us",
+                     f"{fmt(d)} us", f"{ratio(d / r10 if d else None)}x", f"{fmt(c)} us",
+                     f"{ratio(c / r10 if c else None)}x", "rows shorter than a SIMD batch"])
     s16 = values.get(f"eltwise.sinter.statement16{t}")
     if s16 is not None:
         d = values.get(f"eltwise.torch_default.statement16{t}")
@@ -78,7 +85,8 @@ def render(values, header, commit, threads):
                      f"{ratio(d / s16 if d else None)}x", f"{fmt(c)} ns", f"{ratio(c / s16 if c else None)}x",
                      "latency"])
     if rows:
-        lines.append("`y = sigmoid(a*x + b) * tanh(x)` (bench/compare/eltwise_vs_libtorch.cpp):")
+        lines.append("`y = sigmoid(a*x + b) * tanh(x)` unless the row names another statement "
+                     "(bench/compare/eltwise_vs_libtorch.cpp):")
         lines.append("")
         lines += table(rows, ["workload", "sinter", "libtorch, default malloc", "speed-up",
                               "libtorch, freed memory reused", "speed-up", "roofline"])

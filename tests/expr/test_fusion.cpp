@@ -120,3 +120,52 @@ TEST_CASE("mixing devices in one statement names both devices", "[expr][fusion][
   // Without a CUDA backend in this TU, a CUDA tensor cannot be created at all; the message says how to get one.
   CHECK_THROWS_WITH(st::zeros({2}, st::kCUDA), Catch::Contains("include <sinter/cuda.hpp>") && Catch::Contains("nvcc"));
 }
+
+TEST_CASE("rows of every length, also shorter than a SIMD batch, agree with the definition each way",
+          "[expr][fusion][tail]") {
+  // A row's last partial batch runs through the SIMD body on staged copies of its lanes: lengths 1 to 35 cover a
+  // partial batch alone, after full batches, and every remainder for batches of 4, 8 and 16 floats.
+  st::manual_seed(5);
+  for (std::int64_t n = 1; n <= 35; ++n) {
+    INFO("row length " << n);
+    st::Tensor x = st::randn({5, n}).requires_grad_(), b = st::randn({n}).requires_grad_(),
+               a = st::randn({5, 1}).requires_grad_(), g = st::randn({5, n});
+    const auto xv = x.to_vector(), bv = b.to_vector(), av = a.to_vector(), gv = g.to_vector();
+    auto y_at = [&](std::int64_t i) { return std::tanh(double(xv[i]) * bv[i % n] + av[i / n]); };
+    st::Tensor y = st::tanh(x * b + a);
+    testing::check_values(y, y_at);
+    for (int pass = 1; pass <= 2; ++pass) {  // the second backward accumulates into the same buffers
+      y.backward(g, true);
+      std::vector<double> gb(n, 0.0), ga(5, 0.0);
+      for (std::int64_t i = 0; i < 5 * n; ++i) {
+        const double d = gv[i] * (1 - y_at(i) * y_at(i));
+        gb[i % n] += d * xv[i];
+        ga[i / n] += d;
+      }
+      testing::check_values(x.grad(), [&](std::int64_t i) { return pass * gv[i] * (1 - y_at(i) * y_at(i)) * bv[i % n]; });
+      testing::check_values(b.grad(), [&](std::int64_t i) { return pass * gb[i]; }, 1e-4);
+      testing::check_values(a.grad(), [&](std::int64_t i) { return pass * ga[i]; }, 1e-4);
+    }
+    // A strided operand (the transpose of a [n, 5] tensor), an in-place add, and reductions along the rows.
+    st::Tensor xt = st::randn({n, 5}).t();
+    const st::Tensor xc = xt.contiguous();
+    const auto xtv = xc.to_vector();
+    testing::check_values(st::Tensor(st::exp(xt) * b), [&](std::int64_t i) { return std::exp(double(xtv[i])) * bv[i % n]; });
+    st::Tensor z = st::ones({5, n});
+    {
+      st::NoGradGuard no_grad;
+      z += xt * 2.0f;
+    }
+    testing::check_values(z, [&](std::int64_t i) { return 1 + 2.0 * xtv[i]; });
+    const st::Tensor s = st::sum(xt * 3.0f, {1}), m = st::amax(xt, {1});
+    for (std::int64_t r = 0; r < 5; ++r) {
+      double sr = 0, mr = -INFINITY;
+      for (std::int64_t c = 0; c < n; ++c) {
+        sr += 3.0 * xtv[r * n + c];
+        mr = std::max(mr, double(xtv[r * n + c]));
+      }
+      CHECK(s.to_vector()[r] == Approx(sr).margin(1e-4));
+      CHECK(m.to_vector()[r] == float(mr));
+    }
+  }
+}

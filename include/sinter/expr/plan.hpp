@@ -43,6 +43,12 @@ struct LeafPlan {
   OperandGeometry geo;
 
   SINTER_HD void set_row(const std::int64_t* idx) { row = base + geo.row_offset(idx); }
+  /// Points this leaf at a copy of lanes [j, j + n) of its row, read from lane 0 (see Tail in backend/cpu).
+  template <class Tail>
+  void stage(Tail& tail, std::int64_t j, int n) {
+    row = tail.stage(row, j, geo.inner, n);
+    geo.inner = 1;
+  }
   template <class V>
   SINTER_HD V value(std::int64_t j) const {
     return Lanes<V>::load(row, j, geo.inner);
@@ -71,6 +77,8 @@ struct ScalarPlan {
   static constexpr int kLeaves = 0;
   T v;
   SINTER_HD void set_row(const std::int64_t*) {}
+  template <class Tail>
+  void stage(Tail&, std::int64_t, int) {}
   template <class V>
   SINTER_HD V value(std::int64_t) const {
     return V(v);
@@ -98,6 +106,10 @@ struct MapPlan<Op, A> {
   Op op;
   A a;
   SINTER_HD void set_row(const std::int64_t* idx) { a.set_row(idx); }
+  template <class Tail>
+  void stage(Tail& t, std::int64_t j, int n) {
+    a.stage(t, j, n);
+  }
   template <class V>
   SINTER_HD V value(std::int64_t j) const {
     return op(a.template value<V>(j));
@@ -133,6 +145,11 @@ struct MapPlan<Op, A, B> {
   SINTER_HD void set_row(const std::int64_t* idx) {
     a.set_row(idx);
     b.set_row(idx);
+  }
+  template <class Tail>
+  void stage(Tail& t, std::int64_t j, int n) {
+    a.stage(t, j, n);
+    b.stage(t, j, n);
   }
   template <class V>
   SINTER_HD V value(std::int64_t j) const {
@@ -176,6 +193,12 @@ struct MapPlan<Op, A, B, C> {
     b.set_row(idx);
     c3.set_row(idx);
   }
+  template <class Tail>
+  void stage(Tail& t, std::int64_t j, int n) {
+    a.stage(t, j, n);
+    b.stage(t, j, n);
+    c3.stage(t, j, n);
+  }
   template <class V>
   SINTER_HD V value(std::int64_t j) const {
     return op(a.template value<V>(j), b.template value<V>(j), c3.template value<V>(j));
@@ -218,9 +241,14 @@ namespace sinter::expr {
 /// shape for reductions) times a scale (1/n for mean).
 template <class T>
 struct GradSeed {
+  static constexpr int kOperands = 1;  // tensors it reads
   LeafPlan<T> g;
   T scale;
   SINTER_HD void set_row(const std::int64_t* idx) { g.set_row(idx); }
+  template <class Tail>
+  void stage(Tail& t, std::int64_t j, int n) {
+    g.stage(t, j, n);
+  }
   template <class V>
   SINTER_HD V value(std::int64_t j, V /*root value*/) const {
     return g.template value<V>(j) * V(scale);
@@ -230,10 +258,16 @@ struct GradSeed {
 /// logsumexp's root adjoint: g * exp(y - lse), with y the recomputed root value.
 template <class T>
 struct LogSumExpSeed {
+  static constexpr int kOperands = 2;  // tensors it reads
   LeafPlan<T> g, lse;
   SINTER_HD void set_row(const std::int64_t* idx) {
     g.set_row(idx);
     lse.set_row(idx);
+  }
+  template <class Tail>
+  void stage(Tail& t, std::int64_t j, int n) {
+    g.stage(t, j, n);
+    lse.stage(t, j, n);
   }
   template <class V>
   SINTER_HD V value(std::int64_t j, V y) const {
@@ -244,11 +278,18 @@ struct LogSumExpSeed {
 /// amax/amin's root adjoint: g / count where y equals the extreme, 0 elsewhere (ties share, as in PyTorch).
 template <class T>
 struct ExtremeSeed {
+  static constexpr int kOperands = 3;  // tensors it reads
   LeafPlan<T> g, m, count;
   SINTER_HD void set_row(const std::int64_t* idx) {
     g.set_row(idx);
     m.set_row(idx);
     count.set_row(idx);
+  }
+  template <class Tail>
+  void stage(Tail& t, std::int64_t j, int n) {
+    g.stage(t, j, n);
+    m.stage(t, j, n);
+    count.stage(t, j, n);
   }
   template <class V>
   SINTER_HD V value(std::int64_t j, V y) const {

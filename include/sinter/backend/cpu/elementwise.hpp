@@ -89,6 +89,12 @@ class FoldingWriter {
       Lanes<V>::store(r.p, j, r.inner, expr::reduce_combine<K>(Lanes<V>::load(r.p, j, r.inner), v));
     }
   }
+  /// add() of the first n lanes of v, lane by lane (a row's last partial batch).
+  [[gnu::noinline]] static void add_lanes(Row& r, std::int64_t j, const vec<T>& v, int n) {
+    alignas(64) T b[vec<T>::size];
+    v.store_aligned(b);
+    for (int k = 0; k < n; ++k) add(r, j + k, b[k]);
+  }
   static void end_row(Row& r) {
     if (r.inner == 0) r.p[0] = expr::reduce_combine<K>(r.p[0], expr::reduce_combine<K>(horizontal<K, T>(r.vacc), r.sacc));
   }
@@ -109,22 +115,56 @@ class FoldingWriter {
   std::vector<T> partial_;
 };
 
-/// Lanes [j0, j1) of one row of a statement: dst (+)= plan, SIMD then a scalar tail.
+/// Copies lanes [j, j + n) of a row into b, 0 < n < the batch width, repeating the last one to fill the batch: the
+/// padding lanes then hold a value the op already sees (no NaN or zero that would send pow or log down a slow path).
+template <class T>
+[[gnu::noinline]] void stage_lanes(T* b, const T* row, std::int64_t j, std::int64_t stride, int n) {
+  constexpr int W = static_cast<int>(vec<T>::size);
+  for (int k = 0; k < n; ++k) b[k] = row[(j + k) * stride];
+  for (int k = n; k < W; ++k) b[k] = b[n - 1];
+}
+
+/// Writes (or adds) the first n lanes of v to a row.
+template <class T>
+[[gnu::noinline]] void store_lanes(T* row, std::int64_t j, std::int64_t stride, const vec<T>& v, int n, bool add) {
+  alignas(64) T b[vec<T>::size];
+  v.store_aligned(b);
+  for (int k = 0; k < n; ++k) row[(j + k) * stride] = add ? row[(j + k) * stride] + b[k] : b[k];
+}
+
+/// The last, partial batch of a row runs through the same SIMD code as the full ones: each operand's remaining lanes
+/// are staged into a buffer of this (a plan's stage() points its leaves there, read from lane 0), and only those
+/// lanes are written. This replaced a scalar loop, which instantiated every expression a second time (compile
+/// time) and ran rows shorter than a batch, a broadcast bias's [64, 10] for example, lane by lane through libm.
+template <class T, int N>
+struct Tail {
+  alignas(64) T buf[N > 0 ? N : 1][vec<T>::size];
+  int used = 0;
+  const T* stage(const T* row, std::int64_t j, std::int64_t stride, int n) {
+    T* b = buf[used++];
+    stage_lanes(b, row, j, stride, n);
+    return b;
+  }
+};
+
+/// Lanes [j0, j1) of one row of a statement: dst (+)= plan. The plan is this row's copy: a partial last batch
+/// stages it. One copy of the SIMD body serves full and partial batches (the compiler would otherwise inline the
+/// expression twice).
 template <class T, class Plan>
-SINTER_ALWAYS_INLINE void forward_row(const Plan& plan, T* drow, std::int64_t ds, std::int64_t j0, std::int64_t j1,
-                                      bool add) {
+SINTER_ALWAYS_INLINE void forward_row(Plan plan, T* drow, std::int64_t ds, std::int64_t j0, std::int64_t j1, bool add) {
   using V = vec<T>;
   constexpr int W = static_cast<int>(V::size);
-  std::int64_t j = j0;
-  for (; j + W <= j1; j += W) {
-    V v = plan.template value<V>(j);
-    if (add) v += Lanes<V>::load(drow, j, ds);
-    Lanes<V>::store(drow, j, ds, v);
-  }
-  for (; j < j1; ++j) {
-    T v = plan.template value<T>(j);
-    if (add) v += drow[j * ds];
-    drow[j * ds] = v;
+  Tail<T, Plan::kLeaves> tail;
+  for (std::int64_t j = j0; j < j1; j += W) {
+    const bool partial = j1 - j < W;
+    if (partial) plan.stage(tail, j, static_cast<int>(j1 - j));
+    V v = plan.template value<V>(partial ? 0 : j);
+    if (partial) {
+      store_lanes<T>(drow, j, ds, v, static_cast<int>(j1 - j), add);
+    } else {
+      if (add) v += Lanes<V>::load(drow, j, ds);
+      Lanes<V>::store(drow, j, ds, v);
+    }
   }
 }
 
@@ -180,12 +220,18 @@ void reduce(const IterationSpace& space, const Plan& plan0, const OperandGeometr
     for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
       plan.set_row(idx);
       // Flush the register accumulator every 1024 lanes so float sums stay accurate over long rows.
+      Plan p = plan;  // this row's copy: a partial last batch stages it
+      Tail<T, Plan::kLeaves> tail;
       for (std::int64_t s0 = j0; s0 < j1; s0 += 1024) {
         const std::int64_t s1 = std::min(j1, s0 + 1024);
         auto row = writer.row(tid, idx);
-        std::int64_t j = s0;
-        for (; j + W <= s1; j += W) FoldingWriter<T, K>::add(row, j, plan.template value<V>(j));
-        for (; j < s1; ++j) FoldingWriter<T, K>::add(row, j, plan.template value<T>(j));
+        for (std::int64_t j = s0; j < s1; j += W) {
+          const bool partial = s1 - j < W;
+          if (partial) p.stage(tail, j, static_cast<int>(s1 - j));
+          const V v = p.template value<V>(partial ? 0 : j);
+          if (partial) FoldingWriter<T, K>::add_lanes(row, j, v, static_cast<int>(s1 - j));
+          else FoldingWriter<T, K>::add(row, j, v);
+        }
         FoldingWriter<T, K>::end_row(row);
       }
     });
@@ -234,6 +280,25 @@ template <class T, class U>
   }
 }
 
+/// write_gradients() of the first n lanes of the adjoints (a row's last partial batch).
+template <class T>
+[[gnu::noinline]] void write_gradient_lanes(const GradDestination<T>* dests, int nslots, const LeavesOfInputs& leaves,
+                                            T* const* rows, typename FoldingWriter<T, ReduceKind::Sum>::Row* frows,
+                                            std::int64_t j, const vec<T>* adj, int n) {
+  for (int s = 0; s < nslots; ++s) {
+    const auto& d = dests[s];
+    if (!d.data) continue;
+    int l = leaves.first_leaf[static_cast<std::size_t>(s)];
+    vec<T> grad = adj[l];
+    while ((l = leaves.next_leaf[static_cast<std::size_t>(l)]) >= 0) grad += adj[l];
+    if (d.folded) {
+      FoldingWriter<T, ReduceKind::Sum>::add_lanes(frows[s], j, grad, n);
+    } else {
+      store_lanes<T>(rows[s], j, d.geo.inner, grad, n, d.accumulate);
+    }
+  }
+}
+
 /// Everything of a backward pass that does not depend on the expression: which leaves feed each input, the per-thread
 /// partials of broadcast inputs, and where each row of every gradient starts. Instantiated once per element type, so
 /// a backward kernel's own code is its row loop and sweep (compile time).
@@ -269,9 +334,11 @@ class GradientRows {
       else t.rows[s] = d.data + d.geo.row_offset(idx);
     }
   }
-  template <class U>
-  void write(const Thread& t, std::int64_t j, const U* adj) const {
-    write_gradients<T, U>(dests_.data(), slots(), leaves_, t.rows, t.frows, j, adj);
+  void write(const Thread& t, std::int64_t j, const vec<T>* adj) const {
+    write_gradients<T, vec<T>>(dests_.data(), slots(), leaves_, t.rows, t.frows, j, adj);
+  }
+  void write_lanes(const Thread& t, std::int64_t j, const vec<T>* adj, int n) const {
+    write_gradient_lanes<T>(dests_.data(), slots(), leaves_, t.rows, t.frows, j, adj, n);
   }
   [[gnu::noinline]] void end_row(const Thread& t) const {
     for (std::size_t s = 0; s < dests_.size(); ++s)
@@ -321,16 +388,19 @@ void backward(const IterationSpace& space, const Plan& plan0, const Seed& seed0,
         plan.set_row(idx);
         seed.set_row(idx);
         grads.set_row(t, idx);
-        std::int64_t j = j0;
-        for (; j + W <= j1; j += W) {
+        Plan p = plan;  // this row's copies: a partial last batch stages them (one SIMD body, as in forward_row)
+        Seed sd = seed;
+        Tail<T, L + Seed::kOperands> tail;
+        for (std::int64_t j = j0; j < j1; j += W) {
+          const bool partial = j1 - j < W;
+          if (partial) {
+            p.stage(tail, j, static_cast<int>(j1 - j));
+            sd.stage(tail, j, static_cast<int>(j1 - j));
+          }
           V adj[L];
-          expr::adjoints(plan, seed, j, adj);
-          grads.write(t, j, adj);
-        }
-        for (; j < j1; ++j) {
-          T adj[L];
-          expr::adjoints(plan, seed, j, adj);
-          grads.write(t, j, adj);
+          expr::adjoints(p, sd, partial ? 0 : j, adj);
+          if (partial) grads.write_lanes(t, j, adj, static_cast<int>(j1 - j));
+          else grads.write(t, j, adj);
         }
         grads.end_row(t);
       });
