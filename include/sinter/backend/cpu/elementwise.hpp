@@ -219,9 +219,9 @@ void reduce(const IterationSpace& space, const Plan& plan0, const OperandGeometr
     Plan plan = plan0;
     for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
       plan.set_row(idx);
-      // Flush the register accumulator every 1024 lanes so float sums stay accurate over long rows.
       Plan p = plan;  // this row's copy: a partial last batch stages it
       Tail<T, Plan::kLeaves> tail;
+      // Flush the register accumulator every 1024 lanes so float sums stay accurate over long rows.
       for (std::int64_t s0 = j0; s0 < j1; s0 += 1024) {
         const std::int64_t s1 = std::min(j1, s0 + 1024);
         auto row = writer.row(tid, idx);
@@ -257,44 +257,32 @@ struct LeavesOfInputs {
   }
 };
 
-/// Writes one group of lanes (U: a SIMD batch or one lane) of every input's gradient from the leaves' adjoints:
-/// stored, added or folded. Out of line and the same for every expression, so a backward kernel's code is its sweep,
-/// not six store paths per input (a call per group costs nothing measurable next to the sweep).
-template <class T, class U>
+/// Writes one batch of lanes of every input's gradient from the leaves' adjoints: stored, added or folded; only the
+/// first n lanes when n is less than the batch (a row's partial last batch). Out of line and the same for every
+/// expression, so a backward kernel's code is its sweep, not six store paths per input (a call per batch costs
+/// nothing measurable next to the sweep).
+template <class T>
 [[gnu::noinline]] void write_gradients(const GradDestination<T>* dests, int nslots, const LeavesOfInputs& leaves,
                                        T* const* rows, typename FoldingWriter<T, ReduceKind::Sum>::Row* frows,
-                                       std::int64_t j, const U* adj) {
+                                       std::int64_t j, const vec<T>* adj, int n) {
+  using V = vec<T>;
+  using Fold = FoldingWriter<T, ReduceKind::Sum>;
+  const bool whole = n == static_cast<int>(V::size);
   for (int s = 0; s < nslots; ++s) {
     const auto& d = dests[s];
     if (!d.data) continue;
     int l = leaves.first_leaf[static_cast<std::size_t>(s)];
-    U grad = adj[l];
+    V grad = adj[l];
     while ((l = leaves.next_leaf[static_cast<std::size_t>(l)]) >= 0) grad += adj[l];
-    if (d.folded) {
-      FoldingWriter<T, ReduceKind::Sum>::add(frows[s], j, grad);
+    if (!whole) {
+      if (d.folded) Fold::add_lanes(frows[s], j, grad, n);
+      else store_lanes<T>(rows[s], j, d.geo.inner, grad, n, d.accumulate);
+    } else if (d.folded) {
+      Fold::add(frows[s], j, grad);
     } else if (d.accumulate) {
-      Lanes<U>::store(rows[s], j, d.geo.inner, Lanes<U>::load(rows[s], j, d.geo.inner) + grad);
+      Lanes<V>::store(rows[s], j, d.geo.inner, Lanes<V>::load(rows[s], j, d.geo.inner) + grad);
     } else {
-      Lanes<U>::store(rows[s], j, d.geo.inner, grad);
-    }
-  }
-}
-
-/// write_gradients() of the first n lanes of the adjoints (a row's last partial batch).
-template <class T>
-[[gnu::noinline]] void write_gradient_lanes(const GradDestination<T>* dests, int nslots, const LeavesOfInputs& leaves,
-                                            T* const* rows, typename FoldingWriter<T, ReduceKind::Sum>::Row* frows,
-                                            std::int64_t j, const vec<T>* adj, int n) {
-  for (int s = 0; s < nslots; ++s) {
-    const auto& d = dests[s];
-    if (!d.data) continue;
-    int l = leaves.first_leaf[static_cast<std::size_t>(s)];
-    vec<T> grad = adj[l];
-    while ((l = leaves.next_leaf[static_cast<std::size_t>(l)]) >= 0) grad += adj[l];
-    if (d.folded) {
-      FoldingWriter<T, ReduceKind::Sum>::add_lanes(frows[s], j, grad, n);
-    } else {
-      store_lanes<T>(rows[s], j, d.geo.inner, grad, n, d.accumulate);
+      Lanes<V>::store(rows[s], j, d.geo.inner, grad);
     }
   }
 }
@@ -334,11 +322,9 @@ class GradientRows {
       else t.rows[s] = d.data + d.geo.row_offset(idx);
     }
   }
-  void write(const Thread& t, std::int64_t j, const vec<T>* adj) const {
-    write_gradients<T, vec<T>>(dests_.data(), slots(), leaves_, t.rows, t.frows, j, adj);
-  }
-  void write_lanes(const Thread& t, std::int64_t j, const vec<T>* adj, int n) const {
-    write_gradient_lanes<T>(dests_.data(), slots(), leaves_, t.rows, t.frows, j, adj, n);
+  /// Lanes [j, j + n) of every gradient (n: a whole batch but at the end of a row).
+  void write(const Thread& t, std::int64_t j, const vec<T>* adj, int n) const {
+    write_gradients<T>(dests_.data(), slots(), leaves_, t.rows, t.frows, j, adj, n);
   }
   [[gnu::noinline]] void end_row(const Thread& t) const {
     for (std::size_t s = 0; s < dests_.size(); ++s)
@@ -399,8 +385,7 @@ void backward(const IterationSpace& space, const Plan& plan0, const Seed& seed0,
           }
           V adj[L];
           expr::adjoints(p, sd, partial ? 0 : j, adj);
-          if (partial) grads.write_lanes(t, j, adj, static_cast<int>(j1 - j));
-          else grads.write(t, j, adj);
+          grads.write(t, j, adj, partial ? static_cast<int>(j1 - j) : W);
         }
         grads.end_row(t);
       });
