@@ -113,6 +113,26 @@ TEST_CASE("statements on large tensors split across threads give the same values
   st::Tensor y2 = st::relu(x) * b + 1.0f;
   CHECK(y2.to_vector() == y1.to_vector());
   CHECK(st::sum(y2).item() == Approx(s1).epsilon(1e-5));
+  // A 2-D space whose threads' chunks start and end inside rows (301 columns), with a broadcast operand: each
+  // thread finds its first row by division and steps through the rest.
+  st::Tensor m = st::randn({999, 301}).requires_grad_(), r = st::randn({301}).requires_grad_();
+  const st::Tensor g = st::randn({999, 301});
+  std::vector<float> out[2], gm[2], gr[2];
+  for (int t = 1; t <= 2; ++t) {
+    st::set_num_threads(t);
+    m.zero_grad();
+    r.zero_grad();
+    st::Tensor y = st::tanh(m * r) + m;
+    y.backward(g);
+    out[t - 1] = y.to_vector();
+    gm[t - 1] = m.grad().to_vector();
+    gr[t - 1] = r.grad().to_vector();
+  }
+  CHECK(out[1] == out[0]);
+  CHECK(gm[1] == gm[0]);
+  for (std::size_t k = 0; k < gr[0].size(); ++k) CHECK(gr[1][k] == Approx(gr[0][k]).epsilon(1e-4));
+  const auto mv = m.to_vector(), rv = r.to_vector();
+  for (std::size_t i = 0; i < mv.size(); i += 997) CHECK(out[1][i] == Approx(std::tanh(double(mv[i]) * rv[i % 301]) + mv[i]).margin(1e-5));
   st::set_num_threads(before);
 }
 

@@ -4,10 +4,15 @@
 // gradient in the same pass, reduce() folds it into a reduced shape.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include <sinter/backend/cpu/parallel.hpp>
 #include <sinter/backend/cpu/simd.hpp>
@@ -21,22 +26,30 @@ using expr::Lanes;
 using expr::OperandGeometry;
 using expr::ReduceKind;
 
-/// Calls f(outer_index, j0, j1) for each piece of a row inside the linear range [begin, end).
+/// Calls f(outer_index, j0, j1) for each piece of a row inside the linear range [begin, end). The outer index is
+/// found by division once, then advanced like an odometer: rows shorter than a SIMD batch ([4096, 10]) made the
+/// divisions a visible part of each row's cost.
 template <class F>
 void for_row_segments(const Shape& shape, std::int64_t begin, std::int64_t end, F&& f) {
   const int r = shape.size();
   const std::int64_t len = shape[r - 1];
+  if (begin >= end) return;
   std::int64_t idx[kMaxRank] = {};
+  std::int64_t rem = begin / len;
+  for (int d = r - 2; d >= 0; --d) {
+    idx[d] = rem % shape[d];
+    rem /= shape[d];
+  }
+  std::int64_t j0 = begin % len;
   for (std::int64_t i = begin; i < end;) {
-    const std::int64_t row = i / len, j0 = i % len;
     const std::int64_t j1 = std::min(len, j0 + (end - i));
-    std::int64_t rem = row;
-    for (int d = r - 2; d >= 0; --d) {
-      idx[d] = rem % shape[d];
-      rem /= shape[d];
-    }
     f(static_cast<const std::int64_t*>(idx), j0, j1);
     i += j1 - j0;
+    j0 = 0;
+    for (int d = r - 2; d >= 0; --d) {  // the next row
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
   }
 }
 
@@ -119,7 +132,22 @@ class FoldingWriter {
 /// padding lanes then hold a value the op already sees (no NaN or zero that would send pow or log down a slow path).
 template <class T>
 [[gnu::noinline]] void stage_lanes(T* b, const T* row, std::int64_t j, std::int64_t stride, int n) {
-  constexpr int W = static_cast<int>(vec<T>::size);
+  using V = vec<T>;
+  constexpr int W = static_cast<int>(V::size);
+  if (stride == 0) {  // a broadcast operand: its one value in every lane, stored whole (the kernel reloads it whole)
+    V(row[0]).store_aligned(b);
+    return;
+  }
+#if defined(__AVX512F__)
+  if (stride == 1 && W * sizeof(T) == 64) {  // one masked load, the last lane where the mask is off
+    const auto mask = static_cast<std::uint32_t>((1u << n) - 1);
+    if constexpr (std::is_same_v<T, float>)
+      _mm512_store_ps(b, _mm512_mask_loadu_ps(_mm512_set1_ps(row[j + n - 1]), static_cast<__mmask16>(mask), row + j));
+    else if constexpr (std::is_same_v<T, double>)
+      _mm512_store_pd(b, _mm512_mask_loadu_pd(_mm512_set1_pd(row[j + n - 1]), static_cast<__mmask8>(mask), row + j));
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) return;
+  }
+#endif
   for (int k = 0; k < n; ++k) b[k] = row[(j + k) * stride];
   for (int k = n; k < W; ++k) b[k] = b[n - 1];
 }
