@@ -74,11 +74,6 @@ TensorOf<T> finish(std::shared_ptr<TensorImpl> out, const ReducedDims& r, bool k
   return TensorOf<T>(std::move(out));
 }
 
-template <class T>
-auto grad_seed(T scale) {
-  return [scale](const std::vector<expr::LeafPlan<T>>& s) { return expr::GradSeed<T>{s[0], scale}; };
-}
-
 template <class T, class E>
 TensorOf<T> sum_impl(const E& e, const std::vector<std::int64_t>& dims, bool keepdim, T scale, const char* op,
                      const char* node, const SourceLocation& location) {
@@ -87,7 +82,7 @@ TensorOf<T> sum_impl(const E& e, const std::vector<std::int64_t>& dims, bool kee
   const auto r = reduced_dims(e.shape(), dims, op);
   auto out = fold<expr::ReduceKind::Sum, T>(e, leaves, r.kept, dev, scale);
   check_statement_anomaly(*out, leaves, op, location);
-  record_reduction<T>(out, node, e, leaves, r.kept, {}, grad_seed<T>(scale), location);
+  record_reduction<T>(out, node, e, leaves, r.kept, {}, ScaledGradSeed<T>{scale}, location);
   return finish<T>(std::move(out), r, keepdim);
 }
 

@@ -193,7 +193,7 @@ class StatementNode final : public Node {
   const char* name() const noexcept override { return name_; }
   /// The seed operands: the incoming gradient (viewed with keepdim's shape for a reduction, so it broadcasts over
   /// the reduced dims), then the tensors the reduction saved.
-  [[gnu::noinline]] void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) override {
+  void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) override {
     TensorImpl g = grad_out;
     if (seed_shape_) {
       g.shape = *seed_shape_;
@@ -241,16 +241,18 @@ std::shared_ptr<Node> statement_node(const char* name, const E& e, MakeSeed make
                                          std::move(saved));
 }
 
-/// The root adjoint of an element-wise statement: the incoming gradient.
+/// The root adjoint of an element-wise statement (scale 1), of sum (1) and of mean (1/n): the incoming gradient,
+/// times the scale.
 template <class T>
-struct UnitSeed {
-  expr::GradSeed<T> operator()(const std::vector<expr::LeafPlan<T>>& s) const { return expr::GradSeed<T>{s[0], T(1)}; }
+struct ScaledGradSeed {
+  T scale;
+  expr::GradSeed<T> operator()(const std::vector<expr::LeafPlan<T>>& s) const { return expr::GradSeed<T>{s[0], scale}; }
 };
 
 /// The tape node of an element-wise statement.
 template <class T, class E>
 std::shared_ptr<Node> expression_node(const E& e) {
-  return statement_node<T>(kBackwardName<E>.data(), e, UnitSeed<T>{});
+  return statement_node<T>(kBackwardName<E>.data(), e, ScaledGradSeed<T>{T(1)});
 }
 
 /// Makes `node` the grad_fn of a statement's result, with the statement's inputs and source line.

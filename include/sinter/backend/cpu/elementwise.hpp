@@ -139,13 +139,19 @@ template <class T>
     return;
   }
 #if defined(__AVX512F__)
-  if (stride == 1 && W * sizeof(T) == 64) {  // one masked load, the last lane where the mask is off
-    const auto mask = static_cast<std::uint32_t>((1u << n) - 1);
-    if constexpr (std::is_same_v<T, float>)
-      _mm512_store_ps(b, _mm512_mask_loadu_ps(_mm512_set1_ps(row[j + n - 1]), static_cast<__mmask16>(mask), row + j));
-    else if constexpr (std::is_same_v<T, double>)
-      _mm512_store_pd(b, _mm512_mask_loadu_pd(_mm512_set1_pd(row[j + n - 1]), static_cast<__mmask8>(mask), row + j));
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) return;
+  // A contiguous row: one masked load, the lanes where the mask is off taking the last lane's value.
+  if constexpr (W * sizeof(T) == 64 && std::is_same_v<T, float>) {
+    if (stride == 1) {
+      const auto mask = static_cast<__mmask16>((1u << n) - 1);
+      _mm512_store_ps(b, _mm512_mask_loadu_ps(_mm512_set1_ps(row[j + n - 1]), mask, row + j));
+      return;
+    }
+  } else if constexpr (W * sizeof(T) == 64 && std::is_same_v<T, double>) {
+    if (stride == 1) {
+      const auto mask = static_cast<__mmask8>((1u << n) - 1);
+      _mm512_store_pd(b, _mm512_mask_loadu_pd(_mm512_set1_pd(row[j + n - 1]), mask, row + j));
+      return;
+    }
   }
 #endif
   for (int k = 0; k < n; ++k) b[k] = row[(j + k) * stride];
