@@ -43,10 +43,11 @@ struct LeafPlan {
   OperandGeometry geo;
 
   SINTER_HD void set_row(const std::int64_t* idx) { row = base + geo.row_offset(idx); }
-  /// Points this leaf at a copy of lanes [j, j + n) of its row, read from lane 0 (see Tail in backend/cpu).
+  /// Points this leaf at a copy of lanes [j, j + n) of its row, read from lane 0 (see Tail and PackedOperands in
+  /// backend/cpu).
   template <class Tail>
   void stage(Tail& tail, std::int64_t j, int n) {
-    row = tail.stage(row, j, geo.inner, n);
+    row = tail.stage(row, geo, j, n);
     geo.inner = 1;
   }
   template <class V>

@@ -6,8 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <type_traits>
 #include <vector>
 #if defined(__AVX512F__)
@@ -15,6 +19,7 @@
 #endif
 
 #include <sinter/backend/cpu/parallel.hpp>
+#include <sinter/backend/cpu/short_rows.hpp>
 #include <sinter/backend/cpu/simd.hpp>
 #include <sinter/core/counters.hpp>
 #include <sinter/expr/plan.hpp>
@@ -174,20 +179,47 @@ template <class T, int N>
 struct Tail {
   alignas(64) T buf[N > 0 ? N : 1][vec<T>::size];
   int used = 0;
-  const T* stage(const T* row, std::int64_t j, std::int64_t stride, int n) {
+  const T* stage(const T* row, const OperandGeometry& geo, std::int64_t j, int n) {
     T* b = buf[used++];
-    stage_lanes(b, row, j, stride, n);
+    stage_lanes(b, row, j, geo.inner, n);
     return b;
   }
 };
 
-/// Lanes [j0, j1) of one row of a statement: dst (+)= plan. The plan is this row's copy: a partial last batch
-/// stages it. One copy of the SIMD body serves full and partial batches (the compiler would otherwise inline the
-/// expression twice).
+/// The row index of row 0 of any space.
+inline constexpr std::int64_t kFirstRow[kMaxRank] = {};
+
+/// One thread's copy of a plan that a loop knows only by its size: plans are trivially copyable, so the loops below
+/// are compiled once per element type and reach each expression's own code through a few function pointers (a
+/// program of many statements compiles one loop, not one per statement).
+class PlanCopy {
+ public:
+  PlanCopy(const void* plan, std::size_t bytes) {
+    if (bytes > sizeof(local_)) heap_ = std::make_unique<std::max_align_t[]>(bytes / sizeof(std::max_align_t) + 1);
+    p_ = heap_ ? static_cast<void*>(heap_.get()) : static_cast<void*>(local_);
+    std::memcpy(p_, plan, bytes);
+  }
+  PlanCopy(const PlanCopy&) = delete;
+  PlanCopy& operator=(const PlanCopy&) = delete;
+  void* get() const { return p_; }
+
+ private:
+  alignas(64) unsigned char local_[1024];
+  std::unique_ptr<std::max_align_t[]> heap_;
+  void* p_;
+};
+
+template <class Plan>
+inline constexpr bool kErasablePlan = std::is_trivially_copyable_v<Plan> && alignof(Plan) <= alignof(std::max_align_t);
+
+/// Lanes [j0, j1) of one row of a statement: dst (+)= plan (the plan pointed at the row). A partial last batch
+/// stages a copy; one copy of the SIMD body serves full and partial batches and packed short rows.
 template <class T, class Plan>
-SINTER_ALWAYS_INLINE void forward_row(Plan plan, T* drow, std::int64_t ds, std::int64_t j0, std::int64_t j1, bool add) {
+[[gnu::noinline]] void forward_row(const void* plan0, T* drow, std::int64_t ds, std::int64_t j0, std::int64_t j1,
+                                   bool add) {
   using V = vec<T>;
   constexpr int W = static_cast<int>(V::size);
+  Plan plan = *static_cast<const Plan*>(plan0);
   Tail<T, Plan::kLeaves> tail;
   for (std::int64_t j = j0; j < j1; j += W) {
     const bool partial = j1 - j < W;
@@ -202,21 +234,72 @@ SINTER_ALWAYS_INLINE void forward_row(Plan plan, T* drow, std::int64_t ds, std::
   }
 }
 
-/// dst (+)= plan over the iteration space. One kernel.
+/// What a plan's set_row and stage do, called through a pointer to a copy.
 template <class T, class Plan>
-void forward(const IterationSpace& space, const Plan& plan0, const OperandGeometry& dst_geo, T* dst, bool add) {
+struct PlanCalls {
+  static void set_row(void* plan, const std::int64_t* idx) { static_cast<Plan*>(plan)->set_row(idx); }
+  static void stage(void* plan, PackedOperands<T>& ops) { static_cast<Plan*>(plan)->stage(ops, 0, 0); }
+};
+
+/// A statement's forward as the element-type loops see it.
+template <class T>
+struct ForwardKernel {
+  const void* plan;
+  std::size_t bytes;
+  int leaves;
+  void (*set_row)(void* plan, const std::int64_t* idx);
+  void (*stage)(void* plan, PackedOperands<T>& ops);
+  void (*row)(const void* plan, T* drow, std::int64_t ds, std::int64_t j0, std::int64_t j1, bool add);
+};
+
+/// Elements [b, e) of a [rows, len] space with len < W (short_rows.hpp): dst (+)= plan, a block of lanes at a time.
+template <class T>
+[[gnu::noinline]] void forward_packed(const Shape& shape, const ForwardKernel<T>& k, void* plan,
+                                      const OperandGeometry& dst_geo, T* dst, bool add, std::int64_t b, std::int64_t e) {
+  constexpr int B = RowPacking<T>::kBlock;
+  RowPacking<T> at(shape[0], shape[1]);
+  PackedOperands<T> ops(at, k.leaves);
+  k.set_row(plan, kFirstRow);
+  k.stage(plan, ops);  // every leaf now reads its gathered lanes
+  alignas(64) T out[B];
+  PackedDestination<T> to(dst, dst_geo.outer_rank > 0 ? dst_geo.outer[0] : 0, dst_geo.inner, false, add, at);
+  for (std::int64_t f = b; f < e; f += B) {
+    const int m = static_cast<int>(std::min<std::int64_t>(B, e - f));
+    if (f == b) at.seek(f, m);
+    else at.advance(m);
+    ops.fill();
+    k.row(plan, out, 1, 0, m, false);
+    to.write(at, out);
+  }
+}
+
+/// dst (+)= plan over the iteration space, row by row or packed. One kernel.
+template <class T>
+[[gnu::noinline]] void forward_kernel(const IterationSpace& space, const ForwardKernel<T>& k,
+                                      const OperandGeometry& dst_geo, T* dst, bool add) {
   detail::count_kernel(kCPU);
   const std::int64_t n = space.numel();
   if (n == 0) return;
   const int nt = threads_for(n);
+  const bool packed = RowPacking<T>::applies(space);
   parallel(nt, [&](int tid, int nth) {
     const auto [b, e] = chunk(n, tid, nth);
-    Plan plan = plan0;
+    PlanCopy plan(k.plan, k.bytes);
+    if (packed) return forward_packed<T>(space.shape, k, plan.get(), dst_geo, dst, add, b, e);
     for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
-      plan.set_row(idx);
-      forward_row<T>(plan, dst + dst_geo.row_offset(idx), dst_geo.inner, j0, j1, add);
+      k.set_row(plan.get(), idx);
+      k.row(plan.get(), dst + dst_geo.row_offset(idx), dst_geo.inner, j0, j1, add);
     });
   });
+}
+
+/// dst (+)= plan over the iteration space. One kernel.
+template <class T, class Plan>
+void forward(const IterationSpace& space, const Plan& plan, const OperandGeometry& dst_geo, T* dst, bool add) {
+  static_assert(kErasablePlan<Plan>, "sinter: a plan must be trivially copyable (it is also a CUDA kernel argument)");
+  using C = PlanCalls<T, Plan>;
+  forward_kernel<T>(space, {&plan, sizeof(Plan), Plan::kLeaves, &C::set_row, &C::stage, &forward_row<T, Plan>},
+                    dst_geo, dst, add);
 }
 
 /// A statement applied to rectangles of a 2-D result [M, N] as a GEMM finishes them (a fused epilogue): the plan
@@ -231,46 +314,71 @@ struct TileStatement {
     Plan plan = s.plan;
     for (std::int64_t i = i0; i < i1; ++i) {
       plan.set_row(&i);
-      forward_row<T>(plan, s.dst + s.dst_geo.row_offset(&i), s.dst_geo.inner, j0, j1, false);
+      forward_row<T, Plan>(&plan, s.dst + s.dst_geo.row_offset(&i), s.dst_geo.inner, j0, j1, false);
     }
   }
 };
 
-/// Folds plan over the dims where out_geo has zero strides into out (size elements), times scale (a mean's 1/n,
-/// applied once per output as PyTorch does). One kernel.
+/// Folds lanes [j0, j1) of one row of plan (pointed at the row) into a reduction's partials.
 template <ReduceKind K, class T, class Plan>
-void reduce(const IterationSpace& space, const Plan& plan0, const OperandGeometry& out_geo, T* out, std::int64_t size,
-            T scale) {
-  detail::count_kernel(kCPU);
-  const std::int64_t n = space.numel();
+[[gnu::noinline]] void reduce_row(const void* plan0, const FoldingWriter<T, K>& writer, int tid,
+                                  const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
   using V = vec<T>;
   constexpr int W = static_cast<int>(V::size);
+  Plan p = *static_cast<const Plan*>(plan0);  // this row's copy: a partial last batch stages it
+  Tail<T, Plan::kLeaves> tail;
+  // Flush the register accumulator every 1024 lanes so float sums stay accurate over long rows.
+  for (std::int64_t s0 = j0; s0 < j1; s0 += 1024) {
+    const std::int64_t s1 = std::min(j1, s0 + 1024);
+    auto row = writer.row(tid, idx);
+    for (std::int64_t j = s0; j < s1; j += W) {
+      const bool partial = s1 - j < W;
+      if (partial) p.stage(tail, j, static_cast<int>(s1 - j));
+      const V v = p.template value<V>(partial ? 0 : j);
+      if (partial) FoldingWriter<T, K>::add_lanes(row, j, v, static_cast<int>(s1 - j));
+      else FoldingWriter<T, K>::add(row, j, v);
+    }
+    FoldingWriter<T, K>::end_row(row);
+  }
+}
+
+/// A reduction as the element-type loop sees it.
+template <ReduceKind K, class T>
+struct ReduceKernel {
+  const void* plan;
+  std::size_t bytes;
+  void (*set_row)(void* plan, const std::int64_t* idx);
+  void (*row)(const void* plan, const FoldingWriter<T, K>& writer, int tid, const std::int64_t* idx,
+              std::int64_t j0, std::int64_t j1);
+};
+
+template <ReduceKind K, class T>
+[[gnu::noinline]] void reduce_kernel(const IterationSpace& space, const ReduceKernel<K, T>& k,
+                                     const OperandGeometry& out_geo, T* out, std::int64_t size, T scale) {
+  detail::count_kernel(kCPU);
+  const std::int64_t n = space.numel();
   const int nt = threads_for(n);
   FoldingWriter<T, K> writer(out_geo, size, nt);
   parallel(nt, [&](int tid, int nth) {
     writer.begin_thread(tid);
     const auto [b, e] = chunk(n, tid, nth);
-    Plan plan = plan0;
+    PlanCopy plan(k.plan, k.bytes);
     for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
-      plan.set_row(idx);
-      Plan p = plan;  // this row's copy: a partial last batch stages it
-      Tail<T, Plan::kLeaves> tail;
-      // Flush the register accumulator every 1024 lanes so float sums stay accurate over long rows.
-      for (std::int64_t s0 = j0; s0 < j1; s0 += 1024) {
-        const std::int64_t s1 = std::min(j1, s0 + 1024);
-        auto row = writer.row(tid, idx);
-        for (std::int64_t j = s0; j < s1; j += W) {
-          const bool partial = s1 - j < W;
-          if (partial) p.stage(tail, j, static_cast<int>(s1 - j));
-          const V v = p.template value<V>(partial ? 0 : j);
-          if (partial) FoldingWriter<T, K>::add_lanes(row, j, v, static_cast<int>(s1 - j));
-          else FoldingWriter<T, K>::add(row, j, v);
-        }
-        FoldingWriter<T, K>::end_row(row);
-      }
+      k.set_row(plan.get(), idx);
+      k.row(plan.get(), writer, tid, idx, j0, j1);
     });
   });
   writer.combine_into(out, false, nt, scale);
+}
+
+/// Folds plan over the dims where out_geo has zero strides into out (size elements), times scale (a mean's 1/n,
+/// applied once per output as PyTorch does). One kernel.
+template <ReduceKind K, class T, class Plan>
+void reduce(const IterationSpace& space, const Plan& plan, const OperandGeometry& out_geo, T* out, std::int64_t size,
+            T scale) {
+  static_assert(kErasablePlan<Plan>, "sinter: a plan must be trivially copyable (it is also a CUDA kernel argument)");
+  reduce_kernel<K, T>(space, {&plan, sizeof(Plan), &PlanCalls<T, Plan>::set_row, &reduce_row<K, T, Plan>}, out_geo,
+                      out, size, scale);
 }
 
 using expr::GradDestination;
@@ -364,6 +472,14 @@ class GradientRows {
     for (std::size_t s = 0; s < dests_.size(); ++s)
       if (dests_[s].data && dests_[s].folded) FoldingWriter<T, ReduceKind::Sum>::end_row(t.frows[s]);
   }
+  /// Packed short rows (short_rows.hpp): this thread's writer of input s's gradient, or none if it is not wanted.
+  /// t's rows are each gradient's row 0, set by set_row(t, kFirstRow).
+  std::optional<PackedDestination<T>> packed_destination(const Thread& t, int s, const RowPacking<T>& at) const {
+    const auto& d = dests_[static_cast<std::size_t>(s)];
+    if (!d.data) return std::nullopt;
+    const std::int64_t sr = d.geo.outer_rank > 0 ? d.geo.outer[0] : 0;
+    return PackedDestination<T>(d.folded ? t.frows[s].p : t.rows[s], sr, d.geo.inner, d.folded, d.accumulate, at);
+  }
   /// The epilogue: each broadcast input's partials summed over threads into its gradient.
   [[gnu::noinline]] void finish(int nt) const {
     for (std::size_t s = 0; s < dests_.size(); ++s) {
@@ -380,51 +496,144 @@ class GradientRows {
   std::vector<int> fold_of_;
 };
 
+/// A backward pass's plan and seed, one trivially copyable object for the element-type loop.
+template <class Plan, class Seed>
+struct PlanAndSeed {
+  Plan plan;
+  Seed seed;
+  void set_row(const std::int64_t* idx) {
+    plan.set_row(idx);
+    seed.set_row(idx);
+  }
+  template <class Tail>
+  void stage(Tail& t, std::int64_t j, int n) {
+    plan.stage(t, j, n);
+    seed.stage(t, j, n);
+  }
+};
+
+/// Lanes [j0, j1) of one row of a backward pass (plan and seed pointed at the row): recompute the statement, sweep
+/// the adjoints, write every gradient. One copy of the expression's sweep serves rows and packed short rows.
+template <class T, class Plan, class Seed>
+[[gnu::noinline]] void backward_row(const void* statement, const GradientRows<T>& grads,
+                                    const typename GradientRows<T>::Thread& t, std::int64_t j0, std::int64_t j1) {
+  constexpr int L = Plan::kLeaves;
+  using V = vec<T>;
+  constexpr int W = static_cast<int>(V::size);
+  PlanAndSeed<Plan, Seed> s = *static_cast<const PlanAndSeed<Plan, Seed>*>(statement);  // a partial batch stages it
+  Tail<T, L + Seed::kOperands> tail;
+  for (std::int64_t j = j0; j < j1; j += W) {
+    const bool partial = j1 - j < W;
+    if (partial) s.stage(tail, j, static_cast<int>(j1 - j));
+    V adj[L];
+    expr::adjoints(s.plan, s.seed, partial ? 0 : j, adj);
+    grads.write(t, j, adj, partial ? static_cast<int>(j1 - j) : W);
+  }
+  grads.end_row(t);
+}
+
+/// A statement's backward as the element-type loop sees it.
+template <class T>
+struct BackwardKernel {
+  const void* statement;  // a PlanAndSeed
+  std::size_t bytes;
+  int leaves, operands;  // operands: the leaves and the tensors the seed reads
+  void (*set_row)(void* statement, const std::int64_t* idx);
+  void (*stage)(void* statement, PackedOperands<T>& ops);
+  void (*row)(const void* statement, const GradientRows<T>& grads, const typename GradientRows<T>::Thread& t,
+              std::int64_t j0, std::int64_t j1);
+};
+
+/// Elements [b, e) of a [rows, len] space with len < W (short_rows.hpp), one thread's part of a backward pass: each
+/// block's gradients are written as plain lanes through `lanes` (a GradientRows whose destinations are the rows
+/// of `out` below), then scattered or folded into the real ones.
+template <class T>
+[[gnu::noinline]] void backward_packed(const Shape& shape, const BackwardKernel<T>& k, void* statement,
+                                       const GradientRows<T>& grads, const GradientRows<T>& lanes,
+                                       const typename GradientRows<T>::Thread& t, std::int64_t b, std::int64_t e) {
+  constexpr int B = RowPacking<T>::kBlock;
+  RowPacking<T> at(shape[0], shape[1]);
+  PackedOperands<T> ops(at, k.operands);
+  k.set_row(statement, kFirstRow);
+  k.stage(statement, ops);  // every leaf and the seed now read their gathered lanes
+  grads.set_row(t, kFirstRow);
+  const auto L = static_cast<std::size_t>(k.leaves);
+  std::vector<T, xsimd::aligned_allocator<T, 64>> out(L * B);
+  std::vector<T*> out_rows(L);
+  std::vector<typename GradientRows<T>::FoldRow> no_folds(L);
+  for (std::size_t s = 0; s < L; ++s) out_rows[s] = out.data() + s * B;
+  const typename GradientRows<T>::Thread lt{t.tid, out_rows.data(), no_folds.data()};
+  std::vector<std::optional<PackedDestination<T>>> dst(static_cast<std::size_t>(grads.slots()));
+  for (int s = 0; s < grads.slots(); ++s) dst[static_cast<std::size_t>(s)] = grads.packed_destination(t, s, at);
+  for (std::int64_t f = b; f < e; f += B) {
+    const int m = static_cast<int>(std::min<std::int64_t>(B, e - f));
+    if (f == b) at.seek(f, m);
+    else at.advance(m);
+    ops.fill();
+    k.row(statement, lanes, lt, 0, m);
+    for (std::size_t s = 0; s < dst.size(); ++s)
+      if (dst[s]) dst[s]->write(at, out_rows[s]);
+  }
+  for (auto& d : dst)
+    if (d) d->flush(at);
+}
+
+/// The destinations of packed short rows' lanes: every gradient that is wanted, as a plain row of a block's lanes.
+template <class T>
+std::vector<GradDestination<T>> lane_destinations(const std::vector<GradDestination<T>>& dests) {
+  std::vector<GradDestination<T>> lanes(dests.size());
+  for (std::size_t s = 0; s < dests.size(); ++s) {
+    lanes[s].data = dests[s].data;  // marks the gradient as wanted; the kernel writes through its own rows
+    lanes[s].geo.inner = 1;
+    lanes[s].size = RowPacking<T>::kBlock;
+  }
+  return lanes;
+}
+
+template <class T>
+[[gnu::noinline]] void backward_kernel(const IterationSpace& space, const BackwardKernel<T>& k,
+                                       const std::vector<int>& slot_of_leaf, std::vector<GradDestination<T>>& dests) {
+  detail::count_kernel(kCPU);
+  const std::int64_t n = space.numel();
+  const int nt = threads_for(n, kParallelGrain / 4);
+  GradientRows<T> grads(dests, slot_of_leaf, nt);
+  const bool packed = RowPacking<T>::applies(space);
+  std::vector<GradDestination<T>> lane_dests;
+  std::optional<GradientRows<T>> lanes;
+  if (packed) lanes.emplace(lane_dests = lane_destinations(dests), slot_of_leaf, nt);
+  parallel(nt, [&](int tid, int nth) {
+    grads.begin_thread(tid);
+    const auto [b, e] = chunk(n, tid, nth);
+    // an input is read by at least one leaf, so there are at most `leaves` destinations
+    std::vector<T*> rows(static_cast<std::size_t>(k.leaves));
+    std::vector<typename GradientRows<T>::FoldRow> frows(static_cast<std::size_t>(k.leaves));
+    const typename GradientRows<T>::Thread t{tid, rows.data(), frows.data()};
+    PlanCopy statement(k.statement, k.bytes);
+    if (packed) return backward_packed<T>(space.shape, k, statement.get(), grads, *lanes, t, b, e);
+    for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
+      k.set_row(statement.get(), idx);
+      grads.set_row(t, idx);
+      k.row(statement.get(), grads, t, j0, j1);
+    });
+  });
+  grads.finish(nt);
+}
+
 /// Recomputes the statement per element, sweeps the adjoint from the root to every leaf, and writes each input's
 /// gradient (leaves that read the same input are summed in registers). One kernel; an input that was broadcast
 /// is folded through per-thread partials combined in the epilogue.
 template <class T, class Plan, class Seed>
-void backward(const IterationSpace& space, const Plan& plan0, const Seed& seed0, const std::vector<int>& slot_of_leaf,
+void backward(const IterationSpace& space, const Plan& plan, const Seed& seed, const std::vector<int>& slot_of_leaf,
               std::vector<GradDestination<T>>& dests) {
-  constexpr int L = Plan::kLeaves;
-  if constexpr (L == 0) {
-    return;
-  } else {
-    detail::count_kernel(kCPU);
-    const std::int64_t n = space.numel();
-    using V = vec<T>;
-    constexpr int W = static_cast<int>(V::size);
-    const int nt = threads_for(n, kParallelGrain / 4);
-    GradientRows<T> grads(dests, slot_of_leaf, nt);
-    parallel(nt, [&](int tid, int nth) {
-      grads.begin_thread(tid);
-      const auto [b, e] = chunk(n, tid, nth);
-      Plan plan = plan0;
-      Seed seed = seed0;
-      T* rows[L];  // an input is read by at least one leaf, so there are at most L destinations
-      typename GradientRows<T>::FoldRow frows[L];
-      const typename GradientRows<T>::Thread t{tid, rows, frows};
-      for_row_segments(space.shape, b, e, [&](const std::int64_t* idx, std::int64_t j0, std::int64_t j1) {
-        plan.set_row(idx);
-        seed.set_row(idx);
-        grads.set_row(t, idx);
-        Plan p = plan;  // this row's copies: a partial last batch stages them (one SIMD body, as in forward_row)
-        Seed sd = seed;
-        Tail<T, L + Seed::kOperands> tail;
-        for (std::int64_t j = j0; j < j1; j += W) {
-          const bool partial = j1 - j < W;
-          if (partial) {
-            p.stage(tail, j, static_cast<int>(j1 - j));
-            sd.stage(tail, j, static_cast<int>(j1 - j));
-          }
-          V adj[L];
-          expr::adjoints(p, sd, partial ? 0 : j, adj);
-          grads.write(t, j, adj, partial ? static_cast<int>(j1 - j) : W);
-        }
-        grads.end_row(t);
-      });
-    });
-    grads.finish(nt);
+  if constexpr (Plan::kLeaves > 0) {
+    using S = PlanAndSeed<Plan, Seed>;
+    static_assert(kErasablePlan<S>, "sinter: a plan must be trivially copyable (it is also a CUDA kernel argument)");
+    const S statement{plan, seed};
+    using C = PlanCalls<T, S>;
+    backward_kernel<T>(space,
+                       {&statement, sizeof(S), Plan::kLeaves, Plan::kLeaves + Seed::kOperands, &C::set_row, &C::stage,
+                        &backward_row<T, Plan, Seed>},
+                       slot_of_leaf, dests);
   }
 }
 
