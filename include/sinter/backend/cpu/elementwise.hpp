@@ -560,9 +560,8 @@ template <class T>
   const auto L = static_cast<std::size_t>(k.leaves);
   std::vector<T, xsimd::aligned_allocator<T, 64>> out(L * B);
   std::vector<T*> out_rows(L);
-  std::vector<typename GradientRows<T>::FoldRow> no_folds(L);
   for (std::size_t s = 0; s < L; ++s) out_rows[s] = out.data() + s * B;
-  const typename GradientRows<T>::Thread lt{t.tid, out_rows.data(), no_folds.data()};
+  const typename GradientRows<T>::Thread lt{t.tid, out_rows.data(), nullptr};  // `lanes` folds nothing
   std::vector<std::optional<PackedDestination<T>>> dst(static_cast<std::size_t>(grads.slots()));
   for (int s = 0; s < grads.slots(); ++s) dst[static_cast<std::size_t>(s)] = grads.packed_destination(t, s, at);
   for (std::int64_t f = b; f < e; f += B) {

@@ -106,7 +106,8 @@ class RowPacking {
   }
 
   RowPacking(std::int64_t rows, std::int64_t len)
-      : rows_total_(rows), len_(len), rows_per_batch_(W / len), cols_per_batch_(static_cast<int>(W % len)) {
+      : rows_total_(rows), len_(len), rows_per_batch_(W / len), row_reach_((len - 1 + W - 1) / len),
+        cols_per_batch_(static_cast<int>(W % len)) {
     for (std::int64_t c0 = 0; c0 < len; ++c0) lay_out(static_cast<int>(c0), static_cast<int>(c0), W);
   }
 
@@ -127,7 +128,7 @@ class RowPacking {
   /// The columns of a whole batch's lanes when its first lane is at column c0.
   const I* columns_from(int c0) const { return cols_[c0]; }
   /// The most rows a batch touches after its first.
-  std::int64_t row_reach() const { return (len_ - 1 + W - 1) / len_; }
+  std::int64_t row_reach() const { return row_reach_; }
 
   /// Calls f(i, r, idx) for each batch i of the block: r its first row, idx(sr, sc) its lanes' offsets from row r
   /// for an operand with row stride sr and column stride sc, and n its lanes.
@@ -173,8 +174,7 @@ class RowPacking {
     }
   }
 
-
-  std::int64_t rows_total_, len_, rows_per_batch_;
+  std::int64_t rows_total_, len_, rows_per_batch_, row_reach_;
   int cols_per_batch_;
   std::int64_t r0_ = 0;
   int c0_ = 0, m_ = 0;
@@ -301,7 +301,8 @@ class PackedDestination {
             const V x = V::load_aligned(v + i * W);
             const auto off = idx(sr_, sc_);
             const auto valid = static_cast<unsigned>((1ull << n) - 1);
-            for (std::int64_t d = 0; d <= at.row_reach(); ++d) {
+            const std::int64_t reach = at.row_reach();
+            for (std::int64_t d = 0; d <= reach; ++d) {
               const unsigned m = lanes_equal(off, static_cast<I>(d * sr_)) & valid;
               if (m) p[d * sr_] += masked_sum(m, x);
             }
