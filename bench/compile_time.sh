@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Compile time and peak memory of sinter programs and of a minimal libtorch MLP, with g++ -O2 and clang++ -O2,
+# Compile time and peak memory of sinter programs (header-only, then each file in compiled mode) and of a minimal
+# libtorch MLP, with g++ -O2 and clang++ -O2,
 # measured one after the other on this machine (GNU time). Usage: bash bench/compile_time.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,15 @@ run_with() {  # compiler, key prefix
   measure "${prefix}fashion_mnist_mlp" "$cxx" "${flags[@]}" examples/fashion_mnist_mlp.cpp -lz
   measure "${prefix}fashion_mnist_cnn" "$cxx" "${flags[@]}" examples/fashion_mnist_cnn.cpp -lz
   measure "${prefix}custom_module" "$cxx" "${flags[@]}" examples/custom_module.cpp -lz
+  # Compiled mode (docs/compiled_mode.md): the same files compiled to objects with SINTER_COMPILED, and the one
+  # implementation file a program of any number of files compiles once.
+  printf '#include <sinter/implementation.hpp>\n' > "$out/implementation.cpp"
+  measure "${prefix}compiled.implementation_file" "$cxx" "${flags[@]}" -DSINTER_COMPILED -c "$out/implementation.cpp"
+  local f
+  for f in bench/compile/twenty_expressions.cpp examples/fashion_mnist_mlp.cpp examples/fashion_mnist_cnn.cpp \
+           examples/custom_module.cpp; do
+    measure "${prefix}compiled.$(basename "$f" .cpp)" "$cxx" "${flags[@]}" -DSINTER_COMPILED -c "$f"
+  done
   local torch_inc
   torch_inc=$(dpkg -L libtorch-dev 2>/dev/null | grep -m1 '/torch/csrc/api/include$' || true)
   if [ -n "$torch_inc" ]; then

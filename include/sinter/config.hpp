@@ -25,6 +25,31 @@
 #define SINTER_UNROLL
 #endif
 
+// Compiled mode (docs/compiled_mode.md). By default sinter is header-only: every translation unit compiles the
+// machinery all programs share (tape, backward engine, allocator, iteration spaces, the element-type loops, GEMM,
+// modules, optimisers, data loading), which is most of a model file's compile time. With SINTER_COMPILED defined in
+// every translation unit of a program, that machinery is only declared, and the one file that includes
+// <sinter/implementation.hpp> compiles it, with the same flags. What depends on a user's expressions is compiled
+// where they are written, in both modes.
+//   SINTER_SHARED         before a shared non-template function: `inline` header-only, external in compiled mode.
+//   SINTER_DEFINE_SHARED  1 where such bodies are compiled (header-only, or the implementation file), else 0.
+//   SINTER_EXTERN_TEMPLATE(decl)  the float/double/int64 instantiations of shared templates: `extern template decl;`
+//                         in compiled mode (implementation.hpp instantiates them once), nothing header-only.
+#if defined(SINTER_COMPILED)
+#define SINTER_SHARED
+#if defined(SINTER_IMPLEMENTATION)
+#define SINTER_DEFINE_SHARED 1
+#define SINTER_EXTERN_TEMPLATE(...)
+#else
+#define SINTER_DEFINE_SHARED 0
+#define SINTER_EXTERN_TEMPLATE(...) extern template __VA_ARGS__;
+#endif
+#else
+#define SINTER_SHARED inline
+#define SINTER_DEFINE_SHARED 1
+#define SINTER_EXTERN_TEMPLATE(...)
+#endif
+
 namespace sinter {
 /// Largest tensor rank. Shapes live inline (no heap) so plans stay trivially copyable.
 inline constexpr int kMaxRank = 8;

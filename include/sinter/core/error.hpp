@@ -2,9 +2,12 @@
 // sinter::Error and the check macro: every runtime error message starts with "sinter:".
 #pragma once
 
+#include <cstddef>
+#include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace sinter {
 
@@ -15,13 +18,47 @@ class Error : public std::runtime_error {
 };
 
 namespace detail {
-template <class... Parts>
-[[noreturn]] inline void fail(const Parts&... parts) {
+
+/// One part of an error message, its type erased: a pointer to it and the function that streams its type. Each
+/// check then compiles to an array of these and one call (compile time: the stream code was per check).
+struct MessagePart {
+  const void* value;
+  void (*put)(std::ostream& os, const void* value);
+};
+
+template <class P>
+void put_part(std::ostream& os, const void* value) {
+  os << *static_cast<const P*>(value);
+}
+
+[[noreturn, gnu::noinline, gnu::cold]] inline void fail_parts(const MessagePart* parts, std::size_t n) {
   std::ostringstream os;
   os << "sinter: ";
-  (os << ... << parts);
+  for (std::size_t k = 0; k < n; ++k) parts[k].put(os, parts[k].value);
   throw Error(os.str());
 }
+
+inline void put_chars(std::ostream& os, const void* value) { os << static_cast<const char*>(value); }
+
+using Manipulator = std::ios_base& (*)(std::ios_base&);
+inline void put_manipulator(std::ostream& os, const void* value) {
+  os << reinterpret_cast<Manipulator>(const_cast<void*>(value));
+}
+
+/// A part by address; a string literal (a char array) by its first character; std::hex and the like by value.
+template <class P>
+MessagePart message_part(const P& p) {
+  if constexpr (std::is_array_v<P>) return {p, &put_chars};
+  else if constexpr (std::is_function_v<P>) return {reinterpret_cast<const void*>(&p), &put_manipulator};
+  else return {&p, &put_part<P>};
+}
+
+template <class... Parts>
+[[noreturn, gnu::noinline, gnu::cold]] void fail(const Parts&... parts) {
+  const MessagePart list[] = {message_part(parts)...};
+  fail_parts(list, sizeof...(Parts));
+}
+
 }  // namespace detail
 }  // namespace sinter
 

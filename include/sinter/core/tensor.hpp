@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include <sinter/config.hpp>
 #include <sinter/core/device.hpp>
 #include <sinter/core/dtype.hpp>
 #include <sinter/core/error.hpp>
@@ -545,5 +546,9 @@ class TensorOf {
 using Tensor = TensorOf<float>;
 /// Indices and class labels (PyTorch's kLong).
 using LongTensor = TensorOf<std::int64_t>;
+
+SINTER_EXTERN_TEMPLATE(class TensorOf<float>)
+SINTER_EXTERN_TEMPLATE(class TensorOf<double>)
+SINTER_EXTERN_TEMPLATE(class TensorOf<std::int64_t>)
 
 }  // namespace sinter

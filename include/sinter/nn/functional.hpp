@@ -91,6 +91,10 @@ TensorOf<T> linear(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
   return TensorOf<T>(std::move(y));
 }
 
+#define SINTER_LINEAR_INSTANCES(X, T) \
+  X(TensorOf<T> linear<T>(const TensorOf<T>&, const TensorOf<T>&, const TensorOf<T>&))
+SINTER_LINEAR_INSTANCES(SINTER_EXTERN_TEMPLATE, float)
+SINTER_LINEAR_INSTANCES(SINTER_EXTERN_TEMPLATE, double)
 }  // namespace sinter::nn::functional
 
 namespace sinter::nn {

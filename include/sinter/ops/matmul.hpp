@@ -140,6 +140,14 @@ void run_matmul(const TensorImpl& ai, const TensorImpl& bi, const MatmulGeometry
   batched_gemm<T>(g.batch, A_, false, B_, false, static_cast<T*>(out.data()), Shape(cst.begin(), cst.end() - 2), g.M,
                   g.N, g.K, false);
 }
+
+// The products' instances, X applied to each: extern in compiled mode (config.hpp), made by implementation.hpp.
+#define SINTER_MATMUL_INSTANCES(X, T)                                                                                \
+  X(class MatmulBackward<T>)                                                                                         \
+  X(void record_matmul<T>(TensorImpl&, const TensorOf<T>&, const TensorOf<T>&, const SourceLocation&))              \
+  X(void run_matmul<T>(const TensorImpl&, const TensorImpl&, const MatmulGeometry&, TensorImpl&))
+SINTER_MATMUL_INSTANCES(SINTER_EXTERN_TEMPLATE, float)
+SINTER_MATMUL_INSTANCES(SINTER_EXTERN_TEMPLATE, double)
 }  // namespace detail
 
 /// Matrix product with PyTorch's rules for 1-D, 2-D and batched operands. Example: `Tensor y = matmul(x, w.t());`

@@ -164,6 +164,13 @@ TensorOf<T> softmax_impl(const TensorOf<T>& x_in, std::int64_t dim, bool log_, c
   return TensorOf<T>(std::move(out));
 }
 
+// Instances, X applied to each: extern in compiled mode (config.hpp), made by implementation.hpp.
+#define SINTER_SOFTMAX_INSTANCES(X, T)                                                                               \
+  X(class SoftmaxBackward<T>)                                                                                        \
+  X(TensorOf<T> softmax_impl<T>(const TensorOf<T>&, std::int64_t, bool, const SourceLocation&))
+SINTER_SOFTMAX_INSTANCES(SINTER_EXTERN_TEMPLATE, float)
+SINTER_SOFTMAX_INSTANCES(SINTER_EXTERN_TEMPLATE, double)
+
 }  // namespace detail
 
 /// exp(x) / sum(exp(x)) along dim, computed stably. Example: `Tensor p = sinter::softmax(logits, 1);`

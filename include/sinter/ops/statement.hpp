@@ -140,6 +140,11 @@ template <class T>
   }
   return f;
 }
+#define SINTER_STATEMENT_INSTANCES(X, T)                                                                             \
+  X(BackwardFrame<T> backward_frame<T>(const LeafHandles&, const Shape&, const std::vector<const TensorImpl*>&,      \
+                                       const std::vector<std::shared_ptr<TensorImpl>>&, std::vector<GradTarget>&))
+SINTER_STATEMENT_INSTANCES(SINTER_EXTERN_TEMPLATE, float)
+SINTER_STATEMENT_INSTANCES(SINTER_EXTERN_TEMPLATE, double)
 
 /// Runs the fused backward of `e` over `shape`: seed operands come after the leaves, then one destination per input.
 template <class T, class E, class MakeSeed>

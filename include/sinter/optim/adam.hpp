@@ -107,4 +107,6 @@ class AdamW : public OptimizerWith<AdamOptions, AdamState> {
   }
 };
 
+SINTER_EXTERN_TEMPLATE(class OptimizerWith<AdamOptions, AdamState>)
+
 }  // namespace sinter::optim

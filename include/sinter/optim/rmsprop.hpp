@@ -133,4 +133,7 @@ class Adagrad : public OptimizerWith<AdagradOptions, AdagradState> {
   }
 };
 
+SINTER_EXTERN_TEMPLATE(class OptimizerWith<RMSpropOptions, RMSpropState>)
+SINTER_EXTERN_TEMPLATE(class OptimizerWith<AdagradOptions, AdagradState>)
+
 }  // namespace sinter::optim

@@ -69,4 +69,6 @@ class SGD : public OptimizerWith<SGDOptions, SGDState> {
   }
 };
 
+SINTER_EXTERN_TEMPLATE(class OptimizerWith<SGDOptions, SGDState>)
+
 }  // namespace sinter::optim

@@ -636,4 +636,40 @@ void backward(const IterationSpace& space, const Plan& plan, const Seed& seed, c
   }
 }
 
+// The element-type loops' instances, X applied to each: declared extern here in compiled mode (config.hpp),
+// instantiated once by implementation.hpp.
+#define SINTER_CPU_LOOP_INSTANCES(X, T)                                                                             \
+  X(class RowPacking<T>)                                                                       \
+  X(class PackedOperands<T>)                                                                   \
+  X(class PackedDestination<T>)                                                                \
+  X(class GradientRows<T>)                                                                     \
+  X(class FoldingWriter<T, ReduceKind::Sum>)                                                   \
+  X(class FoldingWriter<T, ReduceKind::Max>)                                                   \
+  X(class FoldingWriter<T, ReduceKind::Min>)                                                   \
+  X(void stage_lanes<T>(T*, const T*, std::int64_t, std::int64_t, int))                       \
+  X(void store_lanes<T>(T*, std::int64_t, std::int64_t, const vec<T>&, int, bool))           \
+  X(void forward_packed<T>(const Shape&, const ForwardKernel<T>&, void*, const OperandGeometry&, \
+                                                T*, bool, std::int64_t, std::int64_t))                              \
+  X(void forward_kernel<T>(const IterationSpace&, const ForwardKernel<T>&,                    \
+                                                const OperandGeometry&, T*, bool))                                  \
+  X(void reduce_kernel<ReduceKind::Sum, T>(const IterationSpace&,                             \
+                                                                const ReduceKernel<ReduceKind::Sum, T>&,            \
+                                                                const OperandGeometry&, T*, std::int64_t, T))       \
+  X(void reduce_kernel<ReduceKind::Max, T>(const IterationSpace&,                             \
+                                                                const ReduceKernel<ReduceKind::Max, T>&,            \
+                                                                const OperandGeometry&, T*, std::int64_t, T))       \
+  X(void reduce_kernel<ReduceKind::Min, T>(const IterationSpace&,                             \
+                                                                const ReduceKernel<ReduceKind::Min, T>&,            \
+                                                                const OperandGeometry&, T*, std::int64_t, T))       \
+  X(void write_gradients<T>(const GradDestination<T>*, int, const LeavesOfInputs&, T* const*, \
+                                                 typename FoldingWriter<T, ReduceKind::Sum>::Row*, std::int64_t,    \
+                                                 const vec<T>*, int))                                               \
+  X(void backward_packed<T>(const Shape&, const BackwardKernel<T>&, void*,                    \
+                                                 const GradientRows<T>&, const GradientRows<T>&,                    \
+                                                 const typename GradientRows<T>::Thread&, std::int64_t, std::int64_t)) \
+  X(void backward_kernel<T>(const IterationSpace&, const BackwardKernel<T>&,                  \
+                                                 const std::vector<int>&, std::vector<GradDestination<T>>&))
+SINTER_CPU_LOOP_INSTANCES(SINTER_EXTERN_TEMPLATE, float)
+SINTER_CPU_LOOP_INSTANCES(SINTER_EXTERN_TEMPLATE, double)
+
 }  // namespace sinter::cpu

@@ -249,4 +249,11 @@ void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64
   gemm_on<T>(threads_for(2 * M * N * K, 1 << 18), M, N, K, A, rsa, csa, Bm, rsb, csb, C, ldc, accumulate, epilogue);
 }
 
+// The GEMM's instances, X applied to each: extern in compiled mode (config.hpp), instantiated by implementation.hpp.
+#define SINTER_GEMM_INSTANCES(X, T)                                                                                  \
+  X(void gemm_on<T>(int, std::int64_t, std::int64_t, std::int64_t, const T*, std::int64_t, std::int64_t, const T*, \
+                    std::int64_t, std::int64_t, T*, std::int64_t, bool, const TileEpilogue&))
+SINTER_GEMM_INSTANCES(SINTER_EXTERN_TEMPLATE, float)
+SINTER_GEMM_INSTANCES(SINTER_EXTERN_TEMPLATE, double)
+
 }  // namespace sinter::cpu

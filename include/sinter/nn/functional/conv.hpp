@@ -886,4 +886,9 @@ TensorOf<T> conv2d(const TensorOf<T>& input, const TensorOf<T>& weight, const Te
   return TensorOf<T>(std::move(out));
 }
 
+#define SINTER_CONV_INSTANCES(X, T)                                                                                  \
+  X(TensorOf<T> conv2d<T>(const TensorOf<T>&, const TensorOf<T>&, const TensorOf<T>&, std::array<std::int64_t, 2>,   \
+                          std::array<std::int64_t, 2>, std::array<std::int64_t, 2>, std::int64_t))
+SINTER_CONV_INSTANCES(SINTER_EXTERN_TEMPLATE, float)
+SINTER_CONV_INSTANCES(SINTER_EXTERN_TEMPLATE, double)
 }  // namespace sinter::nn::functional

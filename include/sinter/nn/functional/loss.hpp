@@ -266,6 +266,13 @@ void same_shape(const A& a, const B& b, const char* op) {
                "; they must match (sinter does not broadcast loss targets)");
 }
 
+#define SINTER_LOSS_INSTANCES(X, T)                                                                                  \
+  X(TensorOf<T> class_loss_device<T>(const TensorOf<T>&, const TensorOf<std::int64_t>&, const CrossEntropyOptions&,  \
+                                     bool, const char*))                                                             \
+  X(TensorOf<T> class_loss<T>(const TensorOf<T>&, const TensorOf<std::int64_t>&, const CrossEntropyOptions&, bool,   \
+                              const char*))
+SINTER_LOSS_INSTANCES(SINTER_EXTERN_TEMPLATE, float)
+SINTER_LOSS_INSTANCES(SINTER_EXTERN_TEMPLATE, double)
 }  // namespace detail
 
 /// Cross-entropy from logits [N, C] and class indices [N] (torch::nn::functional::cross_entropy), with

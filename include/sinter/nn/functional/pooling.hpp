@@ -401,4 +401,9 @@ TensorOf<T> adaptive_avg_pool2d(const TensorOf<T>& input, std::array<std::int64_
   return detail::avg_pooled(x, g);
 }
 
+#define SINTER_POOL_INSTANCES(X, T)                                                                                  \
+  X(TensorOf<T> max_pool2d<T>(const TensorOf<T>&, std::array<std::int64_t, 2>,                                       \
+                              std::optional<std::array<std::int64_t, 2>>, std::array<std::int64_t, 2>, bool))
+SINTER_POOL_INSTANCES(SINTER_EXTERN_TEMPLATE, float)
+SINTER_POOL_INSTANCES(SINTER_EXTERN_TEMPLATE, double)
 }  // namespace sinter::nn::functional

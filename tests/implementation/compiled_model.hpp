@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <string>
+#include <utility>
+
+/// The first and last loss of `steps` training steps of a small conv net with the named optimiser.
+std::pair<double, double> train_small_net(const std::string& optimizer, int steps);
