@@ -31,8 +31,10 @@
 // every translation unit of a program, that machinery is only declared, and the one file that includes
 // <sinter/implementation.hpp> compiles it, with the same flags. What depends on a user's expressions is compiled
 // where they are written, in both modes.
-//   SINTER_SHARED         before a shared non-template function: `inline` header-only, external in compiled mode.
-//   SINTER_DEFINE_SHARED  1 where such bodies are compiled (header-only, or the implementation file), else 0.
+//   SINTER_SHARED         on a shared non-template function's definition (its declaration stays plain): `inline`
+//                         header-only, one external definition in compiled mode.
+//   SINTER_DEFINE_SHARED  1 where such definitions are seen (header-only, or the implementation file), else 0:
+//                         headers keep them in an `#if SINTER_DEFINE_SHARED` block after the declarations.
 //   SINTER_EXTERN_TEMPLATE(decl)  the float/double/int64 instantiations of shared templates: `extern template decl;`
 //                         in compiled mode (implementation.hpp instantiates them once), nothing header-only.
 #if defined(SINTER_COMPILED)

@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <sinter/config.hpp>
 #include <sinter/core/anomaly.hpp>
 #include <sinter/core/strided.hpp>
 #include <sinter/core/tensor.hpp>
@@ -17,7 +18,15 @@ namespace sinter::detail {
 
 /// Nodes reachable from root, each after every node that consumes its output. Owning pointers: releasing a node's
 /// edges during the pass must not destroy a node that is still to run.
-inline std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>& root) {
+std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>& root);
+
+std::shared_ptr<TensorImpl> implicit_seed(const TensorImpl& root);
+
+void run_backward(const std::shared_ptr<TensorImpl>& root, const std::shared_ptr<TensorImpl>& grad,
+                  bool retain_graph);
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>& root) {
   std::vector<std::shared_ptr<Node>> post;
   std::unordered_set<Node*> seen{root.get()};
   std::vector<std::pair<std::shared_ptr<Node>, std::size_t>> stack{{root, 0}};
@@ -35,7 +44,7 @@ inline std::vector<std::shared_ptr<Node>> topological_order(const std::shared_pt
   return {post.rbegin(), post.rend()};
 }
 
-inline std::shared_ptr<TensorImpl> implicit_seed(const TensorImpl& root) {
+SINTER_SHARED std::shared_ptr<TensorImpl> implicit_seed(const TensorImpl& root) {
   SINTER_CHECK(root.numel() == 1, "backward(): grad can be implicitly created only for scalar outputs, but the "
                                   "output has shape ", root.shape, "; pass a gradient: y.backward(g)");
   auto g = TensorImpl::empty(root.shape, root.dtype, root.device());
@@ -48,7 +57,7 @@ inline std::shared_ptr<TensorImpl> implicit_seed(const TensorImpl& root) {
   return g;
 }
 
-inline void run_backward(const std::shared_ptr<TensorImpl>& root, const std::shared_ptr<TensorImpl>& grad,
+SINTER_SHARED void run_backward(const std::shared_ptr<TensorImpl>& root, const std::shared_ptr<TensorImpl>& grad,
                          bool retain_graph) {
   require_defined(root.get(), "backward()");
   SINTER_CHECK(root->needs_grad(), "backward(): the tensor does not require grad and has no grad_fn; call "
@@ -116,5 +125,6 @@ inline void run_backward(const std::shared_ptr<TensorImpl>& root, const std::sha
     }
   }
 }
+#endif  // SINTER_DEFINE_SHARED
 
 }  // namespace sinter::detail

@@ -237,6 +237,7 @@ struct HostMemory {
 };
 
 using CpuCachingAllocator = CachingAllocator<HostMemory>;
+SINTER_EXTERN_TEMPLATE(class CachingAllocator<HostMemory>)
 
 /// The host allocator. Never destroyed, so tensors that outlive main (statics, other threads) can still give blocks
 /// back; held by a static pointer, its cached blocks stay reachable and leak checkers do not report them.

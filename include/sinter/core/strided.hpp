@@ -32,37 +32,41 @@ struct IterationSpace {
   std::vector<OperandGeometry> ops;  // one per operand, in the order given
 
   /// coalesce = false keeps every dim as given (a GEMM epilogue addresses its result by row and column).
-  IterationSpace(const Shape& full, const std::vector<Shape>& strides, bool coalesce = true) {
-    std::vector<Shape> st(strides.size());
-    if (!coalesce) shape = full, st = strides;
-    for (int d = 0; coalesce && d < full.size(); ++d) {
-      if (full[d] == 1) continue;
-      const int last = shape.size() - 1;
-      bool merge = last >= 0;
-      for (std::size_t k = 0; k < strides.size() && merge; ++k) merge = st[k][last] == strides[k][d] * full[d];
-      if (merge) {
-        shape[last] *= full[d];
-        for (std::size_t k = 0; k < strides.size(); ++k) st[k][last] = strides[k][d];
-      } else {
-        shape.push_back(full[d]);
-        for (std::size_t k = 0; k < strides.size(); ++k) st[k].push_back(strides[k][d]);
-      }
-    }
-    if (shape.empty()) {
-      shape.push_back(numel_of(full) == 0 ? 0 : 1);
-      for (auto& s : st) s.push_back(0);
-    }
-    const int r = shape.size();
-    ops.resize(strides.size());
-    for (std::size_t k = 0; k < strides.size(); ++k) {
-      ops[k].outer_rank = r - 1;
-      for (int d = 0; d < r - 1; ++d) ops[k].outer[d] = st[k][d];
-      ops[k].inner = st[k][r - 1];
-    }
-  }
+  IterationSpace(const Shape& full, const std::vector<Shape>& strides, bool coalesce = true);
   std::int64_t numel() const { return numel_of(shape); }
   std::int64_t row_length() const { return shape[shape.size() - 1]; }
 };
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED IterationSpace::IterationSpace(const Shape& full, const std::vector<Shape>& strides, bool coalesce) {
+  std::vector<Shape> st(strides.size());
+  if (!coalesce) shape = full, st = strides;
+  for (int d = 0; coalesce && d < full.size(); ++d) {
+    if (full[d] == 1) continue;
+    const int last = shape.size() - 1;
+    bool merge = last >= 0;
+    for (std::size_t k = 0; k < strides.size() && merge; ++k) merge = st[k][last] == strides[k][d] * full[d];
+    if (merge) {
+      shape[last] *= full[d];
+      for (std::size_t k = 0; k < strides.size(); ++k) st[k][last] = strides[k][d];
+    } else {
+      shape.push_back(full[d]);
+      for (std::size_t k = 0; k < strides.size(); ++k) st[k].push_back(strides[k][d]);
+    }
+  }
+  if (shape.empty()) {
+    shape.push_back(numel_of(full) == 0 ? 0 : 1);
+    for (auto& s : st) s.push_back(0);
+  }
+  const int r = shape.size();
+  ops.resize(strides.size());
+  for (std::size_t k = 0; k < strides.size(); ++k) {
+    ops[k].outer_rank = r - 1;
+    for (int d = 0; d < r - 1; ++d) ops[k].outer[d] = st[k][d];
+    ops[k].inner = st[k][r - 1];
+  }
+}
+#endif  // SINTER_DEFINE_SHARED
 
 }  // namespace sinter
 
@@ -119,7 +123,38 @@ inline DeviceCopyFn& cuda_copy_hook() noexcept {
 
 /// dst (+)= src element-wise; src is broadcast to dst's shape. One kernel. `non_blocking`: a copy from pinned host
 /// memory to the GPU returns before it is done (the source must not be written until the stream reaches it).
-inline void copy_into(const TensorImpl& dst, const TensorImpl& src, bool add = false, bool non_blocking = false) {
+void copy_into(const TensorImpl& dst, const TensorImpl& src, bool add = false, bool non_blocking = false);
+
+template <class T>
+void fill_rows(T* dst, const IterationSpace& space, T value) {
+  const auto& g = space.ops[0];
+  const std::int64_t len = space.row_length();
+  for_each_row(space, [&](const std::int64_t* idx) {
+    T* d = dst + g.row_offset(idx);
+    for (std::int64_t j = 0; j < len; ++j) d[j * g.inner] = value;
+  });
+}
+
+using DeviceFillFn = void (*)(const TensorImpl& dst, double value);
+inline DeviceFillFn& cuda_fill_hook() noexcept {
+  static DeviceFillFn fn = nullptr;
+  return fn;
+}
+
+/// Sets every element of dst to value. One kernel.
+void fill(const TensorImpl& dst, double value);
+
+using DeviceConvertFn = void (*)(const TensorImpl& dst, const TensorImpl& src);
+inline DeviceConvertFn& cuda_convert_hook() noexcept {
+  static DeviceConvertFn fn = nullptr;
+  return fn;
+}
+
+/// dst = static_cast<dst type>(src), same shape, any strides and element types. One kernel.
+void convert_into(const TensorImpl& dst, const TensorImpl& src);
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED void copy_into(const TensorImpl& dst, const TensorImpl& src, bool add, bool non_blocking) {
   SINTER_CHECK(dst.dtype == src.dtype, "copy_: element types differ (", dtype_name(dst.dtype), " and ",
                dtype_name(src.dtype), "); convert with .to<T>() first");
   const Shape bshape = broadcast_shapes(dst.shape, src.shape, "copy_");
@@ -141,24 +176,7 @@ inline void copy_into(const TensorImpl& dst, const TensorImpl& src, bool add = f
   dst.storage->bump_version();
 }
 
-template <class T>
-void fill_rows(T* dst, const IterationSpace& space, T value) {
-  const auto& g = space.ops[0];
-  const std::int64_t len = space.row_length();
-  for_each_row(space, [&](const std::int64_t* idx) {
-    T* d = dst + g.row_offset(idx);
-    for (std::int64_t j = 0; j < len; ++j) d[j * g.inner] = value;
-  });
-}
-
-using DeviceFillFn = void (*)(const TensorImpl& dst, double value);
-inline DeviceFillFn& cuda_fill_hook() noexcept {
-  static DeviceFillFn fn = nullptr;
-  return fn;
-}
-
-/// Sets every element of dst to value. One kernel.
-inline void fill(const TensorImpl& dst, double value) {
+SINTER_SHARED void fill(const TensorImpl& dst, double value) {
   if (!dst.device().is_cpu()) {
     auto fn = cuda_fill_hook();
     SINTER_CHECK(fn != nullptr, "filling a tensor on ", dst.device(),
@@ -175,14 +193,7 @@ inline void fill(const TensorImpl& dst, double value) {
   dst.storage->bump_version();
 }
 
-using DeviceConvertFn = void (*)(const TensorImpl& dst, const TensorImpl& src);
-inline DeviceConvertFn& cuda_convert_hook() noexcept {
-  static DeviceConvertFn fn = nullptr;
-  return fn;
-}
-
-/// dst = static_cast<dst type>(src), same shape, any strides and element types. One kernel.
-inline void convert_into(const TensorImpl& dst, const TensorImpl& src) {
+SINTER_SHARED void convert_into(const TensorImpl& dst, const TensorImpl& src) {
   SINTER_CHECK(dst.shape == src.shape, "to(): shapes differ (", dst.shape, " and ", src.shape, ")");
   if (dst.dtype == src.dtype) return copy_into(dst, src, false);
   if (!dst.device().is_cpu() || !src.device().is_cpu()) {
@@ -203,5 +214,6 @@ inline void convert_into(const TensorImpl& dst, const TensorImpl& src) {
   });
   dst.storage->bump_version();
 }
+#endif  // SINTER_DEFINE_SHARED
 
 }  // namespace sinter::detail

@@ -48,7 +48,8 @@ std::shared_ptr<TensorImpl> materialize(const E& e, const SourceLocation& locati
 template <class T, class E>
 void assign_into(const TensorImpl& dst, const E& e, bool add, const SourceLocation& location);
 /// Runs backward from `root` (sinter/autograd/backward.hpp).
-inline void run_backward(const std::shared_ptr<TensorImpl>& root, const std::shared_ptr<TensorImpl>& grad, bool retain_graph);
+void run_backward(const std::shared_ptr<TensorImpl>& root, const std::shared_ptr<TensorImpl>& grad,
+                  bool retain_graph);
 
 /// Tape node of a view: re-applies the same view to the input's gradient buffer and writes through it.
 class ViewBackward final : public Node {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <sinter/config.hpp>
 #include <sinter/core/device.hpp>
 #include <sinter/core/dtype.hpp>
 #include <sinter/core/error.hpp>
@@ -106,7 +107,10 @@ inline PinnedAllocateFn& cuda_pinned_allocate_hook() noexcept {
   return fn;
 }
 
-inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device device, bool pinned = false) {
+std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device device, bool pinned = false);
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device device, bool pinned) {
   if (pinned) {
     auto fn = cuda_pinned_allocate_hook();
     SINTER_CHECK(fn != nullptr, "pin_memory(): page-locked host memory", kNeedsCudaBackend,
@@ -119,10 +123,13 @@ inline std::shared_ptr<Storage> allocate_storage(std::size_t bytes, Device devic
                kNeedsCudaBackend);
   return fn(bytes, device);
 }
+#endif  // SINTER_DEFINE_SHARED
 
 }  // namespace detail
 
-inline std::shared_ptr<TensorImpl> TensorImpl::empty(const Shape& shape, DType dtype, Device device, bool pinned) {
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED std::shared_ptr<TensorImpl> TensorImpl::empty(const Shape& shape, DType dtype, Device device,
+                                                            bool pinned) {
   // The element count and every contiguous stride must fit in int64 (so no product of dims can overflow later).
   std::int64_t count = 1;
   for (auto d : shape) {
@@ -140,5 +147,6 @@ inline std::shared_ptr<TensorImpl> TensorImpl::empty(const Shape& shape, DType d
   t->dtype = dtype;
   return t;
 }
+#endif  // SINTER_DEFINE_SHARED
 
 }  // namespace sinter

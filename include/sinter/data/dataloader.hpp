@@ -38,14 +38,10 @@ struct DataLoaderOptions {
 
 class DataLoader {
  public:
-  DataLoader(TensorDataset dataset, DataLoaderOptions options, std::vector<Transform> transforms = {})
-      : ds_(std::move(dataset)), o_(options), transforms_(std::move(transforms)), gen_(options.seed_) {
-    SINTER_CHECK(o_.batch_size_ > 0, "DataLoader: batch_size must be positive, got ", o_.batch_size_);
-    SINTER_CHECK(o_.prefetch_ >= 0, "DataLoader: prefetch must be non-negative, got ", o_.prefetch_);
-  }
+  DataLoader(TensorDataset dataset, DataLoaderOptions options, std::vector<Transform> transforms = {});
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
-  ~DataLoader() { stop(); }
+  ~DataLoader();
 
   /// Batches per epoch.
   std::int64_t size() const {
@@ -79,73 +75,14 @@ class DataLoader {
   };
 
   /// Starts an epoch: reshuffles (when asked) and starts the worker. An unfinished previous epoch is abandoned.
-  Iterator begin() {
-    stop();
-    order_.resize(static_cast<std::size_t>(ds_.size()));
-    std::iota(order_.begin(), order_.end(), 0);
-    if (o_.shuffle_)
-      for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[gen_.next_u64() % i]);
-    next_batch_ = 0;
-    if (o_.prefetch_ > 0) {
-      stopping_ = false;
-      worker_ = std::thread([this] { produce(); });
-    }
-    return Iterator(this, false);
-  }
+  Iterator begin();
   Iterator end() { return Iterator(this, true); }
 
  private:
-  Example make(std::int64_t b) {
-    const std::int64_t start = b * o_.batch_size_;
-    const std::int64_t n = std::min(o_.batch_size_, ds_.size() - start);
-    Example e = ds_.batch(order_.data() + start, n);
-    for (auto& t : transforms_) t(e.data, gen_);
-    if (o_.pin_memory_) {
-      e.data = e.data.pin_memory();
-      e.target = e.target.pin_memory();
-    }
-    return e;
-  }
-  void produce() {
-    try {
-      for (std::int64_t b = 0; b < size(); ++b) {
-        Example e = make(b);
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || static_cast<std::int64_t>(queue_.size()) < o_.prefetch_; });
-        if (stopping_) return;
-        queue_.push_back(std::move(e));
-        cv_.notify_all();
-      }
-    } catch (...) {
-      std::lock_guard lock(mu_);
-      error_ = std::current_exception();
-      cv_.notify_all();
-    }
-  }
-  std::optional<Example> next() {
-    if (next_batch_ >= size()) return std::nullopt;
-    ++next_batch_;
-    if (o_.prefetch_ == 0) return make(next_batch_ - 1);
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !queue_.empty() || error_; });
-    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-    Example e = std::move(queue_.front());
-    queue_.pop_front();
-    cv_.notify_all();
-    return e;
-  }
-  void stop() {
-    if (worker_.joinable()) {
-      {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
-      }
-      cv_.notify_all();
-      worker_.join();
-    }
-    queue_.clear();
-    error_ = nullptr;
-  }
+  Example make(std::int64_t b);
+  void produce();
+  std::optional<Example> next();
+  void stop();
 
   TensorDataset ds_;
   DataLoaderOptions o_;
@@ -160,5 +97,85 @@ class DataLoader {
   bool stopping_ = false;
   std::exception_ptr error_;
 };
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED DataLoader::DataLoader(TensorDataset dataset, DataLoaderOptions options,
+                                     std::vector<Transform> transforms)
+    : ds_(std::move(dataset)), o_(options), transforms_(std::move(transforms)), gen_(options.seed_) {
+  SINTER_CHECK(o_.batch_size_ > 0, "DataLoader: batch_size must be positive, got ", o_.batch_size_);
+  SINTER_CHECK(o_.prefetch_ >= 0, "DataLoader: prefetch must be non-negative, got ", o_.prefetch_);
+}
+
+SINTER_SHARED DataLoader::~DataLoader() { stop(); }
+
+SINTER_SHARED DataLoader::Iterator DataLoader::begin() {
+  stop();
+  order_.resize(static_cast<std::size_t>(ds_.size()));
+  std::iota(order_.begin(), order_.end(), 0);
+  if (o_.shuffle_)
+    for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[gen_.next_u64() % i]);
+  next_batch_ = 0;
+  if (o_.prefetch_ > 0) {
+    stopping_ = false;
+    worker_ = std::thread([this] { produce(); });
+  }
+  return Iterator(this, false);
+}
+
+SINTER_SHARED Example DataLoader::make(std::int64_t b) {
+  const std::int64_t start = b * o_.batch_size_;
+  const std::int64_t n = std::min(o_.batch_size_, ds_.size() - start);
+  Example e = ds_.batch(order_.data() + start, n);
+  for (auto& t : transforms_) t(e.data, gen_);
+  if (o_.pin_memory_) {
+    e.data = e.data.pin_memory();
+    e.target = e.target.pin_memory();
+  }
+  return e;
+}
+
+SINTER_SHARED void DataLoader::produce() {
+  try {
+    for (std::int64_t b = 0; b < size(); ++b) {
+      Example e = make(b);
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || static_cast<std::int64_t>(queue_.size()) < o_.prefetch_; });
+      if (stopping_) return;
+      queue_.push_back(std::move(e));
+      cv_.notify_all();
+    }
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    error_ = std::current_exception();
+    cv_.notify_all();
+  }
+}
+
+SINTER_SHARED std::optional<Example> DataLoader::next() {
+  if (next_batch_ >= size()) return std::nullopt;
+  ++next_batch_;
+  if (o_.prefetch_ == 0) return make(next_batch_ - 1);
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !queue_.empty() || error_; });
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  Example e = std::move(queue_.front());
+  queue_.pop_front();
+  cv_.notify_all();
+  return e;
+}
+
+SINTER_SHARED void DataLoader::stop() {
+  if (worker_.joinable()) {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+  queue_.clear();
+  error_ = nullptr;
+}
+#endif  // SINTER_DEFINE_SHARED
 
 }  // namespace sinter::data

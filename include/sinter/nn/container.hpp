@@ -41,11 +41,7 @@ class Sequential : public Module {
   void push_back(M&& m) {
     layers_.push_back(register_module(std::to_string(layers_.size()), detail::to_module_ptr(std::forward<M>(m))));
   }
-  Tensor forward(const Tensor& x) override {
-    Tensor y = x;
-    for (auto& m : layers_) y = m->forward(y);
-    return y;
-  }
+  Tensor forward(const Tensor& x) override;
   std::size_t size() const noexcept { return layers_.size(); }
   const std::shared_ptr<Module>& operator[](std::size_t i) const {
     SINTER_CHECK(i < layers_.size(), "Sequential: index ", i, " is out of range for ", layers_.size(), " modules");
@@ -67,6 +63,14 @@ class Sequential : public Module {
 };
 
 /// Holds submodules in a list, registered so their parameters are found; the owner decides how to call them.
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED Tensor Sequential::forward(const Tensor& x) {
+  Tensor y = x;
+  for (auto& m : layers_) y = m->forward(y);
+  return y;
+}
+#endif  // SINTER_DEFINE_SHARED
+
 class ModuleList : public Module {
  public:
   ModuleList() : Module("ModuleList") {}

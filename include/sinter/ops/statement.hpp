@@ -26,22 +26,11 @@ LeafHandles leaves_of(const E& e) {
 }
 
 /// The one device every operand of a statement lives on; mixing devices is an error that names both.
-inline Device statement_device(const LeafHandles& leaves, const char* op) {
-  SINTER_CHECK(!leaves.empty(), op, ": a statement needs at least one tensor operand");
-  const Device d = (*leaves[0])->device();
-  for (auto* h : leaves)
-    SINTER_CHECK((*h)->device() == d, op, ": expected all tensors to be on the same device, but found at least two "
-                                         "devices, ", d, " and ", (*h)->device(), "; move one with .to(device)");
-  return d;
-}
+Device statement_device(const LeafHandles& leaves, const char* op);
 
 /// In anomaly mode, throws if a statement's result holds a NaN or inf that its operands did not.
-[[gnu::noinline, gnu::cold]] inline void scan_statement(const TensorImpl& out, const LeafHandles& leaves, const char* op,
-                                                        const SourceLocation& location) {
-  std::vector<const TensorImpl*> in;
-  for (auto* h : leaves) in.push_back(h->get());
-  check_forward_anomaly(out, in, op, location);
-}
+void scan_statement(const TensorImpl& out, const LeafHandles& leaves, const char* op,
+                    const SourceLocation& location);
 inline void check_statement_anomaly(const TensorImpl& out, const LeafHandles& leaves, const char* op,
                                     const SourceLocation& location) {
   if (is_anomaly_enabled()) [[unlikely]] scan_statement(out, leaves, op, location);  // off: one thread-local read
@@ -55,37 +44,19 @@ inline bool any_needs_grad(const LeafHandles& leaves) {
 }
 
 /// Inputs of a node: the leaves' tensors, each once, in first-use order (the order PlanBuilder gives slots).
-inline std::vector<std::shared_ptr<TensorImpl>> unique_inputs(const LeafHandles& leaves) {
-  std::vector<std::shared_ptr<TensorImpl>> in;
-  for (auto* h : leaves) {
-    bool seen = false;
-    for (auto& x : in) seen = seen || x.get() == h->get();
-    if (!seen) in.push_back(*h);
-  }
-  return in;
-}
+std::vector<std::shared_ptr<TensorImpl>> unique_inputs(const LeafHandles& leaves);
 
 /// The iteration space of a statement over `shape`: every leaf's strides broadcast to it, then `extra` operands
 /// (a destination, seeds, gradient buffers) as (shape, strides) pairs. Out of line and per statement kind, not per
 /// expression: what depends on the expression's type is only its plan and its kernel (compile time). coalesce =
 /// false keeps the dims as they are (a GEMM epilogue addresses rows and columns).
-[[gnu::noinline]] inline expr::IterationSpace statement_space(const LeafHandles& leaves, const Shape& shape,
-                                                              const std::vector<std::pair<const Shape*, Shape>>& extra,
-                                                              bool coalesce = true) {
-  std::vector<Shape> st;
-  st.reserve(leaves.size() + extra.size());
-  for (auto* h : leaves) st.push_back(broadcast_strides((*h)->shape, (*h)->strides, shape));
-  for (const auto& [s, strides] : extra) st.push_back(broadcast_strides(*s, strides, shape));
-  return expr::IterationSpace(shape, st, coalesce);
-}
+expr::IterationSpace statement_space(const LeafHandles& leaves, const Shape& shape,
+                                     const std::vector<std::pair<const Shape*, Shape>>& extra, bool coalesce = true);
 
 /// The space of a statement over `shape` with one more operand (its destination): what every forward and
 /// reduction asks for, out of line so that the list is not built in each expression's code.
-[[gnu::noinline]] inline expr::IterationSpace statement_space(const LeafHandles& leaves, const Shape& shape,
-                                                              const Shape& dst_shape, const Shape& dst_strides,
-                                                              bool coalesce = true) {
-  return statement_space(leaves, shape, {{&dst_shape, dst_strides}}, coalesce);
-}
+expr::IterationSpace statement_space(const LeafHandles& leaves, const Shape& shape, const Shape& dst_shape,
+                                     const Shape& dst_strides, bool coalesce = true);
 
 /// True when leaf l may be read while dst is written in the same pass: it is not dst's memory, or it reads dst's
 /// elements one for one (same offset, same strides once broadcast to dst's shape).
@@ -198,16 +169,7 @@ class StatementNode final : public Node {
   const char* name() const noexcept override { return name_; }
   /// The seed operands: the incoming gradient (viewed with keepdim's shape for a reduction, so it broadcasts over
   /// the reduced dims), then the tensors the reduction saved.
-  void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) override {
-    TensorImpl g = grad_out;
-    if (seed_shape_) {
-      g.shape = *seed_shape_;
-      g.strides = contiguous_strides(*seed_shape_);
-    }
-    std::vector<const TensorImpl*> seeds{&g};
-    for (auto& s : saved_) seeds.push_back(s.get());
-    replay_(kept_.get(), seeds, inputs, targets);
-  }
+  void apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) override;
   void release_saved() override {
     kept_.reset();
     saved_.clear();
@@ -261,12 +223,8 @@ std::shared_ptr<Node> expression_node(const E& e) {
 }
 
 /// Makes `node` the grad_fn of a statement's result, with the statement's inputs and source line.
-[[gnu::noinline]] inline void attach_node(TensorImpl& out, std::shared_ptr<Node> node, const LeafHandles& leaves,
-                                          const SourceLocation& location) {
-  node->inputs = unique_inputs(leaves);
-  node->location = location;
-  out.grad_fn = std::move(node);
-}
+void attach_node(TensorImpl& out, std::shared_ptr<Node> node, const LeafHandles& leaves,
+                 const SourceLocation& location);
 
 template <class T, class E>
 std::shared_ptr<TensorImpl> materialize(const E& e, const SourceLocation& location) {
@@ -303,6 +261,68 @@ void assign_into(const TensorImpl& dst, const E& e, bool add, const SourceLocati
   check_statement_anomaly(dst, leaves, op_name<E>(), location);
   dst.storage->bump_version();
 }
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED Device statement_device(const LeafHandles& leaves, const char* op) {
+  SINTER_CHECK(!leaves.empty(), op, ": a statement needs at least one tensor operand");
+  const Device d = (*leaves[0])->device();
+  for (auto* h : leaves)
+    SINTER_CHECK((*h)->device() == d, op, ": expected all tensors to be on the same device, but found at least two "
+                                         "devices, ", d, " and ", (*h)->device(), "; move one with .to(device)");
+  return d;
+}
+
+[[gnu::noinline, gnu::cold]] SINTER_SHARED void scan_statement(const TensorImpl& out, const LeafHandles& leaves,
+                                                               const char* op, const SourceLocation& location) {
+  std::vector<const TensorImpl*> in;
+  for (auto* h : leaves) in.push_back(h->get());
+  check_forward_anomaly(out, in, op, location);
+}
+
+SINTER_SHARED std::vector<std::shared_ptr<TensorImpl>> unique_inputs(const LeafHandles& leaves) {
+  std::vector<std::shared_ptr<TensorImpl>> in;
+  for (auto* h : leaves) {
+    bool seen = false;
+    for (auto& x : in) seen = seen || x.get() == h->get();
+    if (!seen) in.push_back(*h);
+  }
+  return in;
+}
+
+[[gnu::noinline]] SINTER_SHARED expr::IterationSpace statement_space(
+    const LeafHandles& leaves, const Shape& shape, const std::vector<std::pair<const Shape*, Shape>>& extra,
+    bool coalesce) {
+  std::vector<Shape> st;
+  st.reserve(leaves.size() + extra.size());
+  for (auto* h : leaves) st.push_back(broadcast_strides((*h)->shape, (*h)->strides, shape));
+  for (const auto& [s, strides] : extra) st.push_back(broadcast_strides(*s, strides, shape));
+  return expr::IterationSpace(shape, st, coalesce);
+}
+
+[[gnu::noinline]] SINTER_SHARED expr::IterationSpace statement_space(const LeafHandles& leaves, const Shape& shape,
+                                                                     const Shape& dst_shape, const Shape& dst_strides,
+                                                                     bool coalesce) {
+  return statement_space(leaves, shape, {{&dst_shape, dst_strides}}, coalesce);
+}
+
+[[gnu::noinline]] SINTER_SHARED void attach_node(TensorImpl& out, std::shared_ptr<Node> node, const LeafHandles& leaves,
+                                                 const SourceLocation& location) {
+  node->inputs = unique_inputs(leaves);
+  node->location = location;
+  out.grad_fn = std::move(node);
+}
+
+SINTER_SHARED void StatementNode::apply(const TensorImpl& grad_out, std::vector<GradTarget>& targets) {
+  TensorImpl g = grad_out;
+  if (seed_shape_) {
+    g.shape = *seed_shape_;
+    g.strides = contiguous_strides(*seed_shape_);
+  }
+  std::vector<const TensorImpl*> seeds{&g};
+  for (auto& s : saved_) seeds.push_back(s.get());
+  replay_(kept_.get(), seeds, inputs, targets);
+}
+#endif  // SINTER_DEFINE_SHARED
 
 }  // namespace sinter::detail
 
