@@ -37,6 +37,12 @@
 //                         headers keep them in an `#if SINTER_DEFINE_SHARED` block after the declarations.
 //   SINTER_EXTERN_TEMPLATE(decl)  the float/double/int64 instantiations of shared templates: `extern template decl;`
 //                         in compiled mode (implementation.hpp instantiates them once), nothing header-only.
+#if defined(SINTER_COMPILED) && defined(__CUDACC__)
+// The implementation file is compiled by the host compiler, so device kernels that shared code launches would be
+// missing from the program: refuse rather than fail at run time.
+#error "sinter: compiled mode (SINTER_COMPILED) does not cover files compiled by nvcc yet; build the targets \
+that use sinter::cuda header-only (without sinter_compiled_mode)"
+#endif
 #if defined(SINTER_COMPILED)
 #define SINTER_SHARED
 #if defined(SINTER_IMPLEMENTATION)

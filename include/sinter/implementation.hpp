@@ -15,6 +15,7 @@ every definition)"
 #define SINTER_IMPLEMENTATION 1
 
 #include <sinter/data.hpp>
+#include <sinter/io/safetensors.hpp>
 #include <sinter/nn.hpp>
 #include <sinter/optim.hpp>
 #include <sinter/sinter.hpp>
@@ -50,6 +51,8 @@ SINTER_CONV_INSTANCES(SINTER_INSTANTIATE, float)
 SINTER_CONV_INSTANCES(SINTER_INSTANTIATE, double)
 SINTER_POOL_INSTANCES(SINTER_INSTANTIATE, float)
 SINTER_POOL_INSTANCES(SINTER_INSTANTIATE, double)
+SINTER_NORM_INSTANCES(SINTER_INSTANTIATE, float)
+SINTER_NORM_INSTANCES(SINTER_INSTANTIATE, double)
 }  // namespace sinter::nn::functional
 namespace sinter::nn::functional::detail {
 SINTER_LOSS_INSTANCES(SINTER_INSTANTIATE, float)

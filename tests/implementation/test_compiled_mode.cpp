@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include <sinter/sinter.hpp>
@@ -57,6 +59,12 @@ TEST_CASE("compiled mode: every optimiser trains the small conv net") {
     CHECK(std::isfinite(last));
     CHECK(last < 0.5 * first);
   }
+}
+
+TEST_CASE("compiled mode: a module with BatchNorm2d round-trips through a safetensors checkpoint") {
+  const std::string path = "compiled_mode_checkpoint.safetensors";
+  CHECK(checkpoint_round_trip(path));
+  std::remove(path.c_str());
 }
 
 TEST_CASE("compiled mode: errors still start with sinter:") {

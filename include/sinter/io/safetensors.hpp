@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include <sinter/config.hpp>
 #include <sinter/core/factory.hpp>
 #include <sinter/io/atomic_file.hpp>
 #include <sinter/nn/module.hpp>
@@ -201,7 +202,30 @@ inline std::string json_escape(const std::string& s) {
 }  // namespace detail
 
 /// Writes named tensors as a safetensors file, atomically (temporary file, then rename).
-inline void save_safetensors(const nn::NamedTensors& tensors, const std::string& path) {
+void save_safetensors(const nn::NamedTensors& tensors, const std::string& path);
+
+/// A parsed safetensors file: its entries and the file's bytes.
+struct SafetensorsFile {
+  std::map<std::string, SafetensorsEntry> entries;
+  std::string bytes;           // the whole file
+  std::size_t data_start = 0;  // where the data section begins in `bytes`
+  const char* data() const { return bytes.data() + data_start; }
+  std::size_t data_size() const { return bytes.size() - data_start; }
+};
+
+/// Parses a safetensors file held in memory; `path` names it in errors. Every entry's shape, dtype and byte range is
+/// checked against the data section, so the entries can be copied from without further checks.
+SafetensorsFile parse_safetensors(std::string bytes, const std::string& path);
+
+SafetensorsFile read_safetensors(const std::string& path);
+
+/// Copies the file's tensors into `targets` (same names, shapes, dtypes); validates everything first, so on any
+/// error nothing is changed. `what` names the object in messages.
+void load_into(const nn::NamedTensors& targets, const SafetensorsFile& f, const std::string& path,
+               const std::string& what);
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED void save_safetensors(const nn::NamedTensors& tensors, const std::string& path) {
   std::ostringstream header;
   header << '{';
   std::uint64_t offset = 0;
@@ -234,18 +258,7 @@ inline void save_safetensors(const nn::NamedTensors& tensors, const std::string&
   });
 }
 
-/// A parsed safetensors file: its entries and the file's bytes.
-struct SafetensorsFile {
-  std::map<std::string, SafetensorsEntry> entries;
-  std::string bytes;           // the whole file
-  std::size_t data_start = 0;  // where the data section begins in `bytes`
-  const char* data() const { return bytes.data() + data_start; }
-  std::size_t data_size() const { return bytes.size() - data_start; }
-};
-
-/// Parses a safetensors file held in memory; `path` names it in errors. Every entry's shape, dtype and byte range is
-/// checked against the data section, so the entries can be copied from without further checks.
-inline SafetensorsFile parse_safetensors(std::string bytes, const std::string& path) {
+SINTER_SHARED SafetensorsFile parse_safetensors(std::string bytes, const std::string& path) {
   const std::size_t size = bytes.size();
   SINTER_CHECK(size >= 8, "load: '", path, "' is too short to be a safetensors file (", size, " bytes)");
   std::uint64_t n = 0;
@@ -280,7 +293,7 @@ inline SafetensorsFile parse_safetensors(std::string bytes, const std::string& p
   return f;
 }
 
-inline SafetensorsFile read_safetensors(const std::string& path) {
+SINTER_SHARED SafetensorsFile read_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   SINTER_CHECK(in.good(), "load: cannot open '", path, "'; check the path");
   const std::streamoff size = in.tellg();
@@ -292,9 +305,7 @@ inline SafetensorsFile read_safetensors(const std::string& path) {
   return parse_safetensors(std::move(bytes), path);
 }
 
-/// Copies the file's tensors into `targets` (same names, shapes, dtypes); validates everything first, so on any
-/// error nothing is changed. `what` names the object in messages.
-inline void load_into(const nn::NamedTensors& targets, const SafetensorsFile& f, const std::string& path,
+SINTER_SHARED void load_into(const nn::NamedTensors& targets, const SafetensorsFile& f, const std::string& path,
                       const std::string& what) {
   for (const auto& [name, t] : targets) {
     auto it = f.entries.find(name);
@@ -321,6 +332,7 @@ inline void load_into(const nn::NamedTensors& targets, const SafetensorsFile& f,
     sinter::detail::copy_into(*t.impl(), *src, false);
   }
 }
+#endif  // SINTER_DEFINE_SHARED
 
 }  // namespace io
 
@@ -329,9 +341,7 @@ inline void save(const nn::Module& module, const std::string& path) { io::save_s
 
 /// Loads a checkpoint written by save() (or by PyTorch's safetensors) into `module`; strict like
 /// load_state_dict(strict=True). On error the module is unchanged.
-inline void load(nn::Module& module, const std::string& path) {
-  io::load_into(module.state_dict(), io::read_safetensors(path), path, "module");
-}
+void load(nn::Module& module, const std::string& path);
 
 /// Saves an optimiser's per-parameter state ("state.<index>.<name>", PyTorch's numbering).
 inline void save(const optim::Optimizer& opt, const std::string& path) {
@@ -339,7 +349,14 @@ inline void save(const optim::Optimizer& opt, const std::string& path) {
 }
 
 /// Restores an optimiser's state saved by save(); each state tensor must match its parameter's shape.
-inline void load(optim::Optimizer& opt, const std::string& path) {
+void load(optim::Optimizer& opt, const std::string& path);
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED void load(nn::Module& module, const std::string& path) {
+  io::load_into(module.state_dict(), io::read_safetensors(path), path, "module");
+}
+
+SINTER_SHARED void load(optim::Optimizer& opt, const std::string& path) {
   const auto f = io::read_safetensors(path);
   nn::NamedTensors named;
   for (const auto& [key, e] : f.entries) {
@@ -353,5 +370,6 @@ inline void load(optim::Optimizer& opt, const std::string& path) {
   io::load_into(named, f, path, "optimizer");
   opt.load_state_tensors(named);
 }
+#endif  // SINTER_DEFINE_SHARED
 
 }  // namespace sinter

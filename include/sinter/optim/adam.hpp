@@ -52,7 +52,10 @@ struct AdamUpdate {
   }
 };
 
-inline void adam_update(Tensor& p, const Tensor& grad, AdamState& s, const AdamOptions& o, bool decoupled) {
+void adam_update(Tensor& p, const Tensor& grad, AdamState& s, const AdamOptions& o, bool decoupled);
+void check_adam(const AdamOptions& o, const char* name);
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED void adam_update(Tensor& p, const Tensor& grad, AdamState& s, const AdamOptions& o, bool decoupled) {
   if (!s.exp_avg.defined()) {
     s.exp_avg = zeros(p.shape(), p.device());
     s.exp_avg_sq = zeros(p.shape(), p.device());
@@ -75,12 +78,15 @@ inline void adam_update(Tensor& p, const Tensor& grad, AdamState& s, const AdamO
                      decoupled};
   sinter::detail::launch_for_each(p.device(), p.numel(), f, decoupled ? "AdamW" : "Adam");
 }
-inline void check_adam(const AdamOptions& o, const char* name) {
+
+SINTER_SHARED void check_adam(const AdamOptions& o, const char* name) {
   SINTER_CHECK(o.lr_ >= 0 && o.eps_ >= 0 && o.weight_decay_ >= 0, name,
                ": lr, eps and weight_decay must be non-negative");
   SINTER_CHECK(o.beta1_ >= 0 && o.beta1_ < 1 && o.beta2_ >= 0 && o.beta2_ < 1, name,
                ": betas must be in [0, 1), got (", o.beta1_, ", ", o.beta2_, ")");
 }
+#endif  // SINTER_DEFINE_SHARED
+
 }  // namespace detail
 
 class Adam : public OptimizerWith<AdamOptions, AdamState> {
@@ -90,9 +96,7 @@ class Adam : public OptimizerWith<AdamOptions, AdamState> {
   }
 
  protected:
-  void update(Tensor& p, const Tensor& g, AdamState& s, const AdamOptions& o) override {
-    detail::adam_update(p, g, s, o, false);
-  }
+  void update(Tensor& p, const Tensor& g, AdamState& s, const AdamOptions& o) override;
 };
 
 class AdamW : public OptimizerWith<AdamOptions, AdamState> {
@@ -102,10 +106,18 @@ class AdamW : public OptimizerWith<AdamOptions, AdamState> {
   }
 
  protected:
-  void update(Tensor& p, const Tensor& g, AdamState& s, const AdamOptions& o) override {
-    detail::adam_update(p, g, s, o, true);
-  }
+  void update(Tensor& p, const Tensor& g, AdamState& s, const AdamOptions& o) override;
 };
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED void Adam::update(Tensor& p, const Tensor& g, AdamState& s, const AdamOptions& o) {
+  detail::adam_update(p, g, s, o, false);
+}
+
+SINTER_SHARED void AdamW::update(Tensor& p, const Tensor& g, AdamState& s, const AdamOptions& o) {
+  detail::adam_update(p, g, s, o, true);
+}
+#endif  // SINTER_DEFINE_SHARED
 
 SINTER_EXTERN_TEMPLATE(class OptimizerWith<AdamOptions, AdamState>)
 

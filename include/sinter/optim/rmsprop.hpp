@@ -77,25 +77,7 @@ class RMSprop : public OptimizerWith<RMSpropOptions, RMSpropState> {
   }
 
  protected:
-  void update(Tensor& p, const Tensor& grad, RMSpropState& s, const RMSpropOptions& o) override {
-    if (!s.square_avg.defined()) {
-      s.square_avg = zeros(p.shape(), p.device());
-      if (o.momentum_ > 0) s.momentum_buffer = zeros(p.shape(), p.device());
-      if (o.centered_) s.grad_avg = zeros(p.shape(), p.device());
-    }
-    bump_step(s.step);
-    const detail::RmspropUpdate f{p.data(),
-                                  s.square_avg.data(),
-                                  o.momentum_ > 0 ? s.momentum_buffer.data() : nullptr,
-                                  o.centered_ ? s.grad_avg.data() : nullptr,
-                                  grad.data(),
-                                  static_cast<float>(o.lr_),
-                                  static_cast<float>(o.alpha_),
-                                  static_cast<float>(o.eps_),
-                                  static_cast<float>(o.weight_decay_),
-                                  static_cast<float>(o.momentum_)};
-    sinter::detail::launch_for_each(p.device(), p.numel(), f, "RMSprop");
-  }
+  void update(Tensor& p, const Tensor& grad, RMSpropState& s, const RMSpropOptions& o) override;
 };
 
 struct AdagradOptions {
@@ -123,15 +105,39 @@ class Adagrad : public OptimizerWith<AdagradOptions, AdagradState> {
   }
 
  protected:
-  void update(Tensor& p, const Tensor& grad, AdagradState& s, const AdagradOptions& o) override {
-    if (!s.sum.defined()) s.sum = full(p.shape(), static_cast<float>(o.initial_accumulator_value_), p.device());
-    const double t = bump_step(s.step);
-    const detail::AdagradUpdate f{p.data(), s.sum.data(), grad.data(),
-                                  static_cast<float>(o.lr_ / (1 + (t - 1) * o.lr_decay_)),
-                                  static_cast<float>(o.weight_decay_), static_cast<float>(o.eps_)};
-    sinter::detail::launch_for_each(p.device(), p.numel(), f, "Adagrad");
-  }
+  void update(Tensor& p, const Tensor& grad, AdagradState& s, const AdagradOptions& o) override;
 };
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED void RMSprop::update(Tensor& p, const Tensor& grad, RMSpropState& s, const RMSpropOptions& o) {
+  if (!s.square_avg.defined()) {
+    s.square_avg = zeros(p.shape(), p.device());
+    if (o.momentum_ > 0) s.momentum_buffer = zeros(p.shape(), p.device());
+    if (o.centered_) s.grad_avg = zeros(p.shape(), p.device());
+  }
+  bump_step(s.step);
+  const detail::RmspropUpdate f{p.data(),
+                                s.square_avg.data(),
+                                o.momentum_ > 0 ? s.momentum_buffer.data() : nullptr,
+                                o.centered_ ? s.grad_avg.data() : nullptr,
+                                grad.data(),
+                                static_cast<float>(o.lr_),
+                                static_cast<float>(o.alpha_),
+                                static_cast<float>(o.eps_),
+                                static_cast<float>(o.weight_decay_),
+                                static_cast<float>(o.momentum_)};
+  sinter::detail::launch_for_each(p.device(), p.numel(), f, "RMSprop");
+}
+
+SINTER_SHARED void Adagrad::update(Tensor& p, const Tensor& grad, AdagradState& s, const AdagradOptions& o) {
+  if (!s.sum.defined()) s.sum = full(p.shape(), static_cast<float>(o.initial_accumulator_value_), p.device());
+  const double t = bump_step(s.step);
+  const detail::AdagradUpdate f{p.data(), s.sum.data(), grad.data(),
+                                static_cast<float>(o.lr_ / (1 + (t - 1) * o.lr_decay_)),
+                                static_cast<float>(o.weight_decay_), static_cast<float>(o.eps_)};
+  sinter::detail::launch_for_each(p.device(), p.numel(), f, "Adagrad");
+}
+#endif  // SINTER_DEFINE_SHARED
 
 SINTER_EXTERN_TEMPLATE(class OptimizerWith<RMSpropOptions, RMSpropState>)
 SINTER_EXTERN_TEMPLATE(class OptimizerWith<AdagradOptions, AdagradState>)

@@ -46,28 +46,36 @@ struct SgdUpdate {
 
 class SGD : public OptimizerWith<SGDOptions, SGDState> {
  public:
-  SGD(std::vector<Tensor> params, SGDOptions o) : OptimizerWith(std::move(params), check(o)) {}
+  SGD(std::vector<Tensor> params, SGDOptions o);
 
  protected:
-  void update(Tensor& p, const Tensor& grad, SGDState& s, const SGDOptions& o) override {
-    const bool momentum = o.momentum_ != 0, first = momentum && !s.momentum_buffer.defined();
-    if (first) s.momentum_buffer = empty(p.shape(), p.device());
-    const detail::SgdUpdate f{p.data(), momentum ? s.momentum_buffer.data() : nullptr, grad.data(),
-                              static_cast<float>(o.lr_), static_cast<float>(o.weight_decay_),
-                              static_cast<float>(o.momentum_), static_cast<float>(1 - o.dampening_), first,
-                              o.nesterov_};
-    sinter::detail::launch_for_each(p.device(), p.numel(), f, "SGD");
-  }
+  void update(Tensor& p, const Tensor& grad, SGDState& s, const SGDOptions& o) override;
 
  private:
-  static SGDOptions check(const SGDOptions& o) {
-    SINTER_CHECK(o.lr_ >= 0 && o.momentum_ >= 0 && o.weight_decay_ >= 0, "SGD: lr, momentum and weight_decay must be "
-                 "non-negative, got lr=", o.lr_, " momentum=", o.momentum_, " weight_decay=", o.weight_decay_);
-    SINTER_CHECK(!o.nesterov_ || (o.momentum_ > 0 && o.dampening_ == 0),
-                 "SGD: Nesterov momentum requires a momentum and zero dampening");
-    return o;
-  }
+  static SGDOptions check(const SGDOptions& o);
 };
+
+#if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+SINTER_SHARED SGD::SGD(std::vector<Tensor> params, SGDOptions o) : OptimizerWith(std::move(params), check(o)) {}
+
+SINTER_SHARED void SGD::update(Tensor& p, const Tensor& grad, SGDState& s, const SGDOptions& o) {
+  const bool momentum = o.momentum_ != 0, first = momentum && !s.momentum_buffer.defined();
+  if (first) s.momentum_buffer = empty(p.shape(), p.device());
+  const detail::SgdUpdate f{p.data(), momentum ? s.momentum_buffer.data() : nullptr, grad.data(),
+                            static_cast<float>(o.lr_), static_cast<float>(o.weight_decay_),
+                            static_cast<float>(o.momentum_), static_cast<float>(1 - o.dampening_), first,
+                            o.nesterov_};
+  sinter::detail::launch_for_each(p.device(), p.numel(), f, "SGD");
+}
+
+SINTER_SHARED SGDOptions SGD::check(const SGDOptions& o) {
+  SINTER_CHECK(o.lr_ >= 0 && o.momentum_ >= 0 && o.weight_decay_ >= 0, "SGD: lr, momentum and weight_decay must be "
+               "non-negative, got lr=", o.lr_, " momentum=", o.momentum_, " weight_decay=", o.weight_decay_);
+  SINTER_CHECK(!o.nesterov_ || (o.momentum_ > 0 && o.dampening_ == 0),
+               "SGD: Nesterov momentum requires a momentum and zero dampening");
+  return o;
+}
+#endif  // SINTER_DEFINE_SHARED
 
 SINTER_EXTERN_TEMPLATE(class OptimizerWith<SGDOptions, SGDState>)
 

@@ -203,4 +203,11 @@ TensorOf<T> layer_norm(const TensorOf<T>& x, const Shape& normalized_shape, cons
   return xc * inv;
 }
 
+#define SINTER_NORM_INSTANCES(X, T)                                                                                  \
+  X(TensorOf<T> batch_norm<T>(const TensorOf<T>&, const TensorOf<T>&, const TensorOf<T>&, const TensorOf<T>&,        \
+                              const TensorOf<T>&, bool, double, double))                                             \
+  X(TensorOf<T> layer_norm<T>(const TensorOf<T>&, const Shape&, const TensorOf<T>&, const TensorOf<T>&, double))
+SINTER_NORM_INSTANCES(SINTER_EXTERN_TEMPLATE, float)
+SINTER_NORM_INSTANCES(SINTER_EXTERN_TEMPLATE, double)
+
 }  // namespace sinter::nn::functional
