@@ -29,6 +29,8 @@ namespace sinter {
 template class TensorOf<float>;
 template class TensorOf<double>;
 template class TensorOf<std::int64_t>;
+template struct FunctionOf<float>;
+template struct FunctionOf<double>;
 }  // namespace sinter
 namespace sinter::cpu {
 SINTER_CPU_LOOP_INSTANCES(SINTER_INSTANTIATE, float)

@@ -67,6 +67,19 @@ TEST_CASE("compiled mode: a module with BatchNorm2d round-trips through a safete
   std::remove(path.c_str());
 }
 
+TEST_CASE("compiled mode: a custom Function runs its own forward and backward") {
+  const st::Function twice{[](const auto& in) { return st::eval(in[0] * 2.0f); },
+                           [](const auto&, const auto&, const st::Tensor& g) {
+                             return std::vector<st::Tensor>{st::eval(g * 3.0f)};  // not the true derivative, on purpose
+                           },
+                           "TwiceBackward"};
+  st::Tensor x = st::full({4}, 1.5f).requires_grad_();
+  st::Tensor y = twice({x});
+  CHECK(y.to_vector() == std::vector<float>(4, 3.0f));
+  st::sum(y).backward();
+  CHECK(x.grad().to_vector() == std::vector<float>(4, 3.0f));
+}
+
 TEST_CASE("compiled mode: errors still start with sinter:") {
   const st::Tensor a = st::zeros({2, 3}), b = st::zeros({4});
   CHECK_THROWS_WITH(st::Tensor(a + b), Catch::Contains("sinter:") && Catch::Contains("[2, 3]"));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <sinter/config.hpp>
 #include <sinter/core/grad_mode.hpp>
 #include <sinter/core/strided.hpp>
 #include <sinter/core/tensor.hpp>
@@ -81,5 +82,8 @@ struct FunctionOf {
 };
 
 using Function = FunctionOf<float>;
+
+SINTER_EXTERN_TEMPLATE(struct FunctionOf<float>)
+SINTER_EXTERN_TEMPLATE(struct FunctionOf<double>)
 
 }  // namespace sinter

@@ -54,6 +54,7 @@ class OptimizerWith : public Optimizer {
   };
 
   OptimizerWith(std::vector<Tensor> params, O defaults) : defaults_(defaults) { add_param_group(std::move(params)); }
+  ~OptimizerWith() override;  // defined below the class, so compiled mode's extern instances cover it
   /// Adds parameters with their own options (default: the constructor's).
   void add_param_group(std::vector<Tensor> params, std::optional<O> options = std::nullopt) {
     for (const auto& p : params) {
@@ -147,5 +148,8 @@ inline double bump_step(Tensor& step) {
   step.data()[0] = static_cast<float>(s);
   return s;
 }
+
+template <class O, class S>
+OptimizerWith<O, S>::~OptimizerWith() = default;
 
 }  // namespace sinter::optim
