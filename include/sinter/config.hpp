@@ -4,6 +4,10 @@
 
 #include <cstddef>
 
+// Marks that a sinter header was included: <sinter/implementation.hpp> must come first in its file to see every
+// compiled-mode definition.
+#define SINTER_HEADER_SEEN 1
+
 // Only plans and op functors carry this: they run in CPU loops, Thrust functors and CUDA kernels.
 #if defined(__CUDACC__)
 #define SINTER_HD __host__ __device__

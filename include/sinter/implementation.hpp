@@ -8,7 +8,7 @@
 #error "sinter: <sinter/implementation.hpp> belongs to compiled mode: define SINTER_COMPILED for every file \
 of the program (CMake: sinter_compiled_mode(<target>)), or remove this include to use sinter header-only"
 #endif
-#ifdef SINTER_HD
+#ifdef SINTER_HEADER_SEEN
 #error "sinter: include <sinter/implementation.hpp> before any other sinter header in this file (it must see \
 every definition)"
 #endif
@@ -26,12 +26,12 @@ every definition)"
 // (an explicit instantiation covers only the members defined before it).
 #define SINTER_INSTANTIATE(...) template __VA_ARGS__;
 namespace sinter {
-template class TensorOf<float>;
-template class TensorOf<double>;
-template class TensorOf<std::int64_t>;
-template struct FunctionOf<float>;
-template struct FunctionOf<double>;
+SINTER_TENSOR_INSTANCES(SINTER_INSTANTIATE)
+SINTER_FUNCTION_INSTANCES(SINTER_INSTANTIATE)
 }  // namespace sinter
+namespace sinter::detail {
+SINTER_ALLOCATOR_INSTANCES(SINTER_INSTANTIATE)
+}  // namespace sinter::detail
 namespace sinter::cpu {
 SINTER_CPU_LOOP_INSTANCES(SINTER_INSTANTIATE, float)
 SINTER_CPU_LOOP_INSTANCES(SINTER_INSTANTIATE, double)
@@ -61,8 +61,7 @@ SINTER_LOSS_INSTANCES(SINTER_INSTANTIATE, float)
 SINTER_LOSS_INSTANCES(SINTER_INSTANTIATE, double)
 }  // namespace sinter::nn::functional::detail
 namespace sinter::optim {
-template class OptimizerWith<SGDOptions, SGDState>;
-template class OptimizerWith<AdamOptions, AdamState>;
-template class OptimizerWith<RMSpropOptions, RMSpropState>;
-template class OptimizerWith<AdagradOptions, AdagradState>;
+SINTER_SGD_INSTANCES(SINTER_INSTANTIATE)
+SINTER_ADAM_INSTANCES(SINTER_INSTANTIATE)
+SINTER_RMSPROP_INSTANCES(SINTER_INSTANTIATE)
 }  // namespace sinter::optim

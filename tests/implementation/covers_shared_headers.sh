@@ -14,5 +14,20 @@ for h in $(grep -rlE 'SINTER_DEFINE_SHARED|SINTER_EXTERN_TEMPLATE\(' sinter | gr
     missing=1
   fi
 done
-[ "$missing" = 0 ] && echo "implementation.hpp includes every header with compiled-mode definitions"
+# Extern instances are declared only through SINTER_*_INSTANCES lists, and implementation.hpp instantiates each list
+# with the same arguments: an extern template nobody instantiates links only while every use happens to be inlined.
+direct=$(grep -rnE 'SINTER_EXTERN_TEMPLATE\((class|struct|void|[A-Za-z_:<>]+ )' sinter | grep -v '^sinter/config\.hpp:' || true)
+if [ -n "$direct" ]; then
+  echo "sinter: extern instances declared outside a SINTER_*_INSTANCES list (implementation.hpp cannot instantiate them):"
+  echo "$direct"
+  missing=1
+fi
+while read -r list args; do
+  if ! grep -qF "$list(SINTER_INSTANTIATE$args)" sinter/implementation.hpp; then
+    echo "sinter: $list(SINTER_EXTERN_TEMPLATE$args) is declared but <sinter/implementation.hpp> does not instantiate it"
+    missing=1
+  fi
+done < <(grep -rhoE '^SINTER_[A-Z0-9_]+_INSTANCES\(SINTER_EXTERN_TEMPLATE(, *[A-Za-z0-9_:]+)?\)' sinter |
+         sed -E 's/^(SINTER_[A-Z0-9_]+_INSTANCES)\(SINTER_EXTERN_TEMPLATE(.*)\)$/\1 \2/')
+[ "$missing" = 0 ] && echo "implementation.hpp includes every header with compiled-mode definitions and instantiates every extern list"
 exit "$missing"

@@ -83,7 +83,7 @@ struct FunctionOf {
 
 using Function = FunctionOf<float>;
 
-SINTER_EXTERN_TEMPLATE(struct FunctionOf<float>)
-SINTER_EXTERN_TEMPLATE(struct FunctionOf<double>)
+#define SINTER_FUNCTION_INSTANCES(X) X(struct FunctionOf<float>) X(struct FunctionOf<double>)
+SINTER_FUNCTION_INSTANCES(SINTER_EXTERN_TEMPLATE)
 
 }  // namespace sinter

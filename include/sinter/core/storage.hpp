@@ -237,7 +237,8 @@ struct HostMemory {
 };
 
 using CpuCachingAllocator = CachingAllocator<HostMemory>;
-SINTER_EXTERN_TEMPLATE(class CachingAllocator<HostMemory>)
+#define SINTER_ALLOCATOR_INSTANCES(X) X(class CachingAllocator<HostMemory>)
+SINTER_ALLOCATOR_INSTANCES(SINTER_EXTERN_TEMPLATE)
 
 /// The host allocator. Never destroyed, so tensors that outlive main (statics, other threads) can still give blocks
 /// back; held by a static pointer, its cached blocks stay reachable and leak checkers do not report them.

@@ -548,8 +548,7 @@ using Tensor = TensorOf<float>;
 /// Indices and class labels (PyTorch's kLong).
 using LongTensor = TensorOf<std::int64_t>;
 
-SINTER_EXTERN_TEMPLATE(class TensorOf<float>)
-SINTER_EXTERN_TEMPLATE(class TensorOf<double>)
-SINTER_EXTERN_TEMPLATE(class TensorOf<std::int64_t>)
+#define SINTER_TENSOR_INSTANCES(X) X(class TensorOf<float>) X(class TensorOf<double>) X(class TensorOf<std::int64_t>)
+SINTER_TENSOR_INSTANCES(SINTER_EXTERN_TEMPLATE)
 
 }  // namespace sinter

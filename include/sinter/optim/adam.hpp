@@ -119,6 +119,7 @@ SINTER_SHARED void AdamW::update(Tensor& p, const Tensor& g, AdamState& s, const
 }
 #endif  // SINTER_DEFINE_SHARED
 
-SINTER_EXTERN_TEMPLATE(class OptimizerWith<AdamOptions, AdamState>)
+#define SINTER_ADAM_INSTANCES(X) X(class OptimizerWith<AdamOptions, AdamState>)
+SINTER_ADAM_INSTANCES(SINTER_EXTERN_TEMPLATE)
 
 }  // namespace sinter::optim

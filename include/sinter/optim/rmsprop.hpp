@@ -139,7 +139,8 @@ SINTER_SHARED void Adagrad::update(Tensor& p, const Tensor& grad, AdagradState& 
 }
 #endif  // SINTER_DEFINE_SHARED
 
-SINTER_EXTERN_TEMPLATE(class OptimizerWith<RMSpropOptions, RMSpropState>)
-SINTER_EXTERN_TEMPLATE(class OptimizerWith<AdagradOptions, AdagradState>)
+#define SINTER_RMSPROP_INSTANCES(X) \
+  X(class OptimizerWith<RMSpropOptions, RMSpropState>) X(class OptimizerWith<AdagradOptions, AdagradState>)
+SINTER_RMSPROP_INSTANCES(SINTER_EXTERN_TEMPLATE)
 
 }  // namespace sinter::optim

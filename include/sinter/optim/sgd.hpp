@@ -77,6 +77,7 @@ SINTER_SHARED SGDOptions SGD::check(const SGDOptions& o) {
 }
 #endif  // SINTER_DEFINE_SHARED
 
-SINTER_EXTERN_TEMPLATE(class OptimizerWith<SGDOptions, SGDState>)
+#define SINTER_SGD_INSTANCES(X) X(class OptimizerWith<SGDOptions, SGDState>)
+SINTER_SGD_INSTANCES(SINTER_EXTERN_TEMPLATE)
 
 }  // namespace sinter::optim
