@@ -10,7 +10,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 measure() {  # name, then the compile command
   local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$out/t" "$@" -o "$out/a.out"
+  /usr/bin/time -f "%e %M" -o "$out/t" "$@" -o "${output:-$out/a.out}"
   read -r secs kib < "$out/t"
   printf "RESULT compile.%s %s s %d MiB\n" "$name" "$secs" $((kib / 1024))
   echo "$secs" > "$out/$name.secs"
@@ -32,6 +32,23 @@ run_with() {  # compiler, key prefix
            examples/custom_module.cpp; do
     measure "${prefix}compiled.$(basename "$f" .cpp)" "$cxx" "${flags[@]}" -DSINTER_COMPILED -c "$f"
   done
+  # sinter_compiled_mode(<target> PRECOMPILE_HEADERS): the public headers precompiled once per target, then each file.
+  printf '#include <sinter/sinter.hpp>\n#include <sinter/nn.hpp>\n#include <sinter/optim.hpp>\n#include <sinter/data.hpp>\n' \
+    > "$out/sinter_pch.hpp"
+  local use_pch=(-include "$out/sinter_pch.hpp" -Werror=invalid-pch)
+  if [ "$prefix" = clang. ]; then
+    output="$out/sinter_pch.hpp.pch" measure "${prefix}compiled.precompiled_header" "$cxx" "${flags[@]}" \
+      -DSINTER_COMPILED -x c++-header "$out/sinter_pch.hpp"
+    use_pch=(-include-pch "$out/sinter_pch.hpp.pch")
+  else
+    output="$out/sinter_pch.hpp.gch" measure "${prefix}compiled.precompiled_header" "$cxx" "${flags[@]}" \
+      -DSINTER_COMPILED -x c++-header "$out/sinter_pch.hpp"
+  fi
+  for f in bench/compile/twenty_expressions.cpp examples/fashion_mnist_mlp.cpp examples/fashion_mnist_cnn.cpp \
+           examples/custom_module.cpp; do
+    measure "${prefix}compiled_pch.$(basename "$f" .cpp)" "$cxx" "${flags[@]}" -DSINTER_COMPILED "${use_pch[@]}" -c "$f"
+  done
+  rm -f "$out/sinter_pch.hpp.gch" "$out/sinter_pch.hpp.pch"
   local torch_inc
   torch_inc=$(dpkg -L libtorch-dev 2>/dev/null | grep -m1 '/torch/csrc/api/include$' || true)
   if [ -n "$torch_inc" ]; then
