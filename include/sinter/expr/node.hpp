@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -100,28 +99,78 @@ class Scalar : public expression_tag {
   T v_;
 };
 
-/// An element-wise op applied to 1 to 3 operand nodes, with NumPy broadcasting.
+/// An element-wise op applied to 1 to 3 operand nodes, with NumPy broadcasting. One specialisation per arity with
+/// named members, not a std::tuple walked by std::apply: every node type of every expression instantiates this
+/// class, and the tuple's and apply's machinery was a third of a 20-expression file's functions (compile time).
 template <class Op, class... Args>
 class Map : public expression_tag {
   static_assert(sizeof...(Args) >= 1 && sizeof...(Args) <= 3, "sinter: element-wise ops take 1 to 3 operands");
+};
 
+template <class Op, class A>
+class Map<Op, A> : public expression_tag {
  public:
-  using value_type = typename std::tuple_element_t<0, std::tuple<Args...>>::value_type;
-  explicit Map(Op op, Args... args)
-      : op_(op), args_(std::move(args)...),
-        shape_(std::apply([](const auto&... a) { return broadcast_operands(Op::name, {&a.shape()...}); }, args_)) {}
+  using value_type = typename A::value_type;
+  explicit Map(Op op, A a) : op_(op), a_(std::move(a)), shape_(broadcast_operands(Op::name, {&a_.shape()})) {}
+  const Shape& shape() const { return shape_; }
+  void collect(std::vector<const std::shared_ptr<TensorImpl>*>& out) const { a_.collect(out); }
+  /// Braced initialisation evaluates the operands' plans left to right, the order PlanBuilder numbers leaves in.
+  auto plan(PlanBuilder& b) const { return MapPlan<Op, decltype(a_.plan(b))>{op_, a_.plan(b)}; }
+  const Op& op() const { return op_; }
+
+ private:
+  Op op_;
+  A a_;
+  Shape shape_;
+};
+
+template <class Op, class A, class B>
+class Map<Op, A, B> : public expression_tag {
+ public:
+  using value_type = typename A::value_type;
+  Map(Op op, A a, B b)
+      : op_(op), a_(std::move(a)), b_(std::move(b)), shape_(broadcast_operands(Op::name, {&a_.shape(), &b_.shape()})) {}
   const Shape& shape() const { return shape_; }
   void collect(std::vector<const std::shared_ptr<TensorImpl>*>& out) const {
-    std::apply([&](const auto&... a) { (a.collect(out), ...); }, args_);
+    a_.collect(out);
+    b_.collect(out);
   }
   auto plan(PlanBuilder& b) const {
-    return std::apply([&](const auto&... a) { return MapPlan<Op, decltype(a.plan(b))...>{op_, a.plan(b)...}; }, args_);
+    return MapPlan<Op, decltype(a_.plan(b)), decltype(b_.plan(b))>{op_, a_.plan(b), b_.plan(b)};
   }
   const Op& op() const { return op_; }
 
  private:
   Op op_;
-  std::tuple<Args...> args_;
+  A a_;
+  B b_;
+  Shape shape_;
+};
+
+template <class Op, class A, class B, class C>
+class Map<Op, A, B, C> : public expression_tag {
+ public:
+  using value_type = typename A::value_type;
+  Map(Op op, A a, B b, C c)
+      : op_(op), a_(std::move(a)), b_(std::move(b)), c_(std::move(c)),
+        shape_(broadcast_operands(Op::name, {&a_.shape(), &b_.shape(), &c_.shape()})) {}
+  const Shape& shape() const { return shape_; }
+  void collect(std::vector<const std::shared_ptr<TensorImpl>*>& out) const {
+    a_.collect(out);
+    b_.collect(out);
+    c_.collect(out);
+  }
+  auto plan(PlanBuilder& b) const {
+    return MapPlan<Op, decltype(a_.plan(b)), decltype(b_.plan(b)), decltype(c_.plan(b))>{op_, a_.plan(b), b_.plan(b),
+                                                                                        c_.plan(b)};
+  }
+  const Op& op() const { return op_; }
+
+ private:
+  Op op_;
+  A a_;
+  B b_;
+  C c_;
   Shape shape_;
 };
 
