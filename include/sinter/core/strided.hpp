@@ -24,6 +24,9 @@ struct OperandGeometry {
     for (int d = 0; d < outer_rank; ++d) o += idx[d] * outer[d];
     return o;
   }
+  /// The same as a call, for the host loops' per-row setup of every leaf of a plan: inlined there, each leaf of each
+  /// expression got its own unrolled and vectorised copy of the loop above (compile time), for one call per row.
+  std::int64_t row_offset_call(const std::int64_t* idx) const;
 };
 
 /// Dimension coalescing for any number of operands: drops size-1 dims and merges runs that are contiguous for all.
@@ -38,6 +41,10 @@ struct IterationSpace {
 };
 
 #if SINTER_DEFINE_SHARED  // compiled once in compiled mode (config.hpp)
+[[gnu::noinline]] SINTER_SHARED std::int64_t OperandGeometry::row_offset_call(const std::int64_t* idx) const {
+  return row_offset(idx);
+}
+
 SINTER_SHARED IterationSpace::IterationSpace(const Shape& full, const std::vector<Shape>& strides, bool coalesce) {
   std::vector<Shape> st(strides.size());
   if (!coalesce) shape = full, st = strides;

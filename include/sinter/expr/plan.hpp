@@ -42,7 +42,13 @@ struct LeafPlan {
   const T* row;
   OperandGeometry geo;
 
-  SINTER_HD void set_row(const std::int64_t* idx) { row = base + geo.row_offset(idx); }
+  SINTER_HD void set_row(const std::int64_t* idx) {
+#if defined(__CUDA_ARCH__)
+    row = base + geo.row_offset(idx);
+#else
+    row = base + geo.row_offset_call(idx);
+#endif
+  }
   /// Points this leaf at a copy of lanes [j, j + n) of its row, read from lane 0 (see Tail and PackedOperands in
   /// backend/cpu).
   template <class Tail>
