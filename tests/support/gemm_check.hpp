@@ -37,7 +37,8 @@ void check_gemm(std::int64_t M, std::int64_t N, std::int64_t K, bool ta, bool tb
 }
 
 /// check_gemm over every transpose and accumulation case of shapes that are tiny, have edge tiles (M not a multiple
-/// of 3, 4 or 6; N not of 4 or of two vectors), a long k (the dot path for A . B^T takes M <= 64 with K >= 32, or
+/// of 3, 4, 6 or 12, with a last panel of A just at, under and over half a micro-tile's rows, which picks its
+/// half-height kernel; N not of 4 or of two vectors), a long k (the dot path for A . B^T takes M <= 64 with K >= 32, or
 /// K >= 512), span several blocks of N and of K (packed and computed one after another), and are big
 /// enough to thread, or read B in place with up to 16 panels of A (rows an odd number of cache lines apart: 80 floats,
 /// 40 doubles; k in three equal blocks for K = 600); on one and two threads.
@@ -47,7 +48,7 @@ void check_gemm_paths() {
     sinter::set_num_threads(threads);
     for (auto [M, N, K] : {std::array<std::int64_t, 3>{1, 1, 1}, {5, 7, 3}, {13, 33, 40}, {64, 256, 100}, {65, 31, 77},
                            {130, 70, 600}, {300, 9, 520}, {7, 300, 33},
-                           {70, 1030, 300}, {40, 80, 600}, {40, 40, 70}})
+                           {70, 1030, 300}, {40, 80, 600}, {40, 40, 70}, {66, 40, 50}, {63, 21, 45}})
       for (bool ta : {false, true})
         for (bool tb : {false, true})
           for (bool acc : {false, true}) check_gemm<T>(M, N, K, ta, tb, acc);

@@ -94,6 +94,37 @@ bool uses_cblas(std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t rsa
 /// sets (conv2d's 576 x 1024 column matrix read in place: 0.63 ms, packed 0.56 ms, in place at 1040 floats 0.41 ms).
 inline bool rows_spread_over_l1(std::size_t row_bytes) { return row_bytes % 64 == 0 && (row_bytes / 64) % 2 == 1; }
 
+/// Packs mr <= MR rows of A (element (r, k) at a[r * rsa + k * csa]) over kc steps into a panel of MR values per k,
+/// zeros past row mr: the layout the micro-kernel broadcasts from.
+template <class T, int MR>
+void pack_a_panel(T* dst, const T* a, std::int64_t rsa, std::int64_t csa, std::int64_t kc, int mr) {
+  if (rsa == 1) {  // A transposed in memory (a weight gradient's x^T): its panel's rows are adjacent
+    for (std::int64_t k = 0; k < kc; ++k)
+      for (int r = 0; r < MR; ++r) dst[k * MR + r] = r < mr ? a[k * csa + r] : T(0);
+    return;
+  }
+  if (csa == 1 && mr == MR) {
+    // Rows contiguous along k: k outer, so the panel is written in order. Row by row instead (each store MR values
+    // after the last), packing took 18% of a 2048^3 SGEMM's time, 3.5 times as long.
+    const T* rows[MR];
+    SINTER_UNROLL
+    for (int r = 0; r < MR; ++r) rows[r] = a + r * rsa;
+    for (std::int64_t k = 0; k < kc; ++k) {
+      SINTER_UNROLL
+      for (int r = 0; r < MR; ++r) dst[k * MR + r] = rows[r][k];
+    }
+    return;
+  }
+  for (int r = 0; r < MR; ++r) {
+    if (r >= mr) {
+      for (std::int64_t k = 0; k < kc; ++k) dst[k * MR + r] = T(0);
+      continue;
+    }
+    const T* src = a + r * rsa;
+    for (std::int64_t k = 0; k < kc; ++k) dst[k * MR + r] = src[k * csa];
+  }
+}
+
 /// C[M x N] (row-major, leading dim ldc) = (accumulate ? C : 0) + A[M x K] . B[K x N], where element (i, k) of A is
 /// A[i * rsa + k * csa] and element (k, j) of B is B[k * rsb + j * csb]. One kernel.
 /// gemm on a given number of threads, not counted as a kernel: for kernels that run many small products inside
@@ -103,7 +134,7 @@ void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const
              std::int64_t csa, const T* Bm, std::int64_t rsb, std::int64_t csb, T* C, std::int64_t ldc, bool accumulate,
              const TileEpilogue& epilogue = {}) {
   const GemmKernels<T>& kern = gemm_kernels<T>();
-  constexpr std::int64_t MR = kGemmTileRows;
+  const std::int64_t MR = kern.tile_rows;
   const std::int64_t NR = 2 * std::int64_t{kern.W};
   if (M == 0 || N == 0) return;
   if (K == 0) {
@@ -138,24 +169,26 @@ void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const
   // would load and store its tiles of C for a quarter of the arithmetic.
   const std::int64_t kblocks = (K + kGemmKC - 1) / kGemmKC;
   const std::int64_t kc_step = ((K + kblocks - 1) / kblocks + 7) / 8 * 8;
-  for (std::int64_t jc = 0; jc < N; jc += kGemmNC) {
-    const std::int64_t nc = std::min(kGemmNC, N - jc);
-    const std::int64_t npanels = (nc + NR - 1) / NR;
-    for (std::int64_t pc = 0; pc < K; pc += kc_step) {
-      const std::int64_t kc = std::min(kc_step, K - pc);
-      const bool acc = accumulate || pc > 0, last_k = pc + kc >= K;
-      // Pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels and all of A[:, pc:pc+kc] into MR-high panels (so every
-      // thread can take any tile), zero-padded; both packings are split over the threads.
-      const std::int64_t mpanels = (M + MR - 1) / MR;
-      // With few rows of A each B panel is used only a few times, so packing it would cost as much as the
-      // arithmetic: full panels of a row-major B are then read in place and only a partial last panel is packed.
-      // Up to 16 panels of A (conv2d's 64 output channels) that still pays when the rows of B lie far enough apart in
-      // L1 (conv2d pads its column matrix so that they do).
-      const bool direct_b =
-          csb == 1 &&
-          (mpanels <= 4 || (mpanels <= 16 && rows_spread_over_l1(static_cast<std::size_t>(rsb) * sizeof(T))));
+  const std::int64_t mpanels = (M + MR - 1) / MR;
+  // With few rows of A each B panel is used only a few times, so packing it would cost as much as the arithmetic:
+  // full panels of a row-major B are then read in place and only a partial last panel is packed. Up to 16 panels of A
+  // (conv2d's 64 output channels) that still pays when the rows of B lie far enough apart in L1 (conv2d pads its
+  // column matrix so that they do).
+  const bool direct_b =
+      csb == 1 && (mpanels <= 4 || (mpanels <= 16 && rows_spread_over_l1(static_cast<std::size_t>(rsb) * sizeof(T))));
+  // Blocks of k outside blocks of columns: A[:, pc:pc+kc] is packed once and serves every block of columns.
+  for (std::int64_t pc = 0; pc < K; pc += kc_step) {
+    const std::int64_t kc = std::min(kc_step, K - pc);
+    const bool acc = accumulate || pc > 0, last_k = pc + kc >= K;
+    apack_shared.resize(static_cast<std::size_t>(mpanels * kc * MR));
+    for (std::int64_t jc = 0; jc < N; jc += kGemmNC) {
+      const std::int64_t nc = std::min(kGemmNC, N - jc);
+      const std::int64_t npanels = (nc + NR - 1) / NR;
+      const bool pack_a = jc == 0;
+      // Pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels and, for the first block of columns, all of A[:, pc:pc+kc]
+      // into MR-high panels (so every thread can take any tile), zero-padded; both packings are split over the
+      // threads.
       bpack.resize(static_cast<std::size_t>(npanels * kc * NR));
-      apack_shared.resize(static_cast<std::size_t>(mpanels * kc * MR));
       T* const bp_out = bpack.data();
       T* const ap_out = apack_shared.data();
       parallel(nthreads, [&](int tid, int nth) {
@@ -166,9 +199,8 @@ void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const
           if (csb == 1) {
             for (std::int64_t k = 0; k < kc; ++k) {
               const T* src = Bm + (pc + k) * rsb + j0;
-              std::int64_t j = 0;
-              for (; j < nr; ++j) dst[k * NR + j] = src[j];
-              for (; j < NR; ++j) dst[k * NR + j] = T(0);
+              std::copy_n(src, nr, dst + k * NR);
+              std::fill(dst + k * NR + nr, dst + (k + 1) * NR, T(0));
             }
           } else {  // B is transposed in memory: walk each column of the panel along k, 16 rows of the panel at a
                     // time, so the rows being filled stay in L1 (x . W^T, Linear's forward, packs this way)
@@ -185,24 +217,11 @@ void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const
             }
           }
         }
-        for (std::int64_t p = mpanels * tid / nth; p < mpanels * (tid + 1) / nth; ++p) {
-          T* dst = ap_out + p * kc * MR;
-          const std::int64_t i0 = p * MR, mr = std::min<std::int64_t>(MR, M - i0);
-          if (rsa == 1) {  // A transposed in memory (a weight gradient's x^T): its panel's rows are adjacent
-            for (std::int64_t k = 0; k < kc; ++k) {
-              const T* src = A + i0 + (pc + k) * csa;
-              for (std::int64_t r = 0; r < MR; ++r) dst[k * MR + r] = r < mr ? src[r] : T(0);
-            }
-            continue;
-          }
-          for (std::int64_t r = 0; r < MR; ++r) {
-            if (r >= mr) {
-              for (std::int64_t k = 0; k < kc; ++k) dst[k * MR + r] = T(0);
-              continue;
-            }
-            const T* src = A + (i0 + r) * rsa + pc * csa;
-            for (std::int64_t k = 0; k < kc; ++k) dst[k * MR + r] = src[k * csa];
-          }
+        for (std::int64_t p = mpanels * tid / nth; pack_a && p < mpanels * (tid + 1) / nth; ++p) {
+          const std::int64_t i0 = p * MR;
+          const int mr = static_cast<int>(std::min<std::int64_t>(MR, M - i0));
+          (MR == 12 ? pack_a_panel<T, 12> : pack_a_panel<T, 6>)(ap_out + p * kc * MR, A + i0 * rsa + pc * csa, rsa, csa,
+                                                              kc, mr);
         }
       });
       const std::int64_t tiles = mpanels * npanels;
@@ -226,7 +245,7 @@ void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const
           const std::int64_t i0 = ip * MR, j0 = jc + jp * NR;
           const bool in_place = direct_b && N - j0 >= NR;
           const std::int64_t mr = std::min<std::int64_t>(MR, M - i0), nr = std::min<std::int64_t>(NR, N - j0);
-          kern.tile(kc, ap_all + ip * kc * MR, in_place ? Bm + pc * rsb + j0 : bp_all + jp * kc * NR,
+          (mr <= MR / 2 ? kern.tile_half : kern.tile)(kc, ap_all + ip * kc * MR, in_place ? Bm + pc * rsb + j0 : bp_all + jp * kc * NR,
                     in_place ? rsb : NR, C + i0 * ldc + j0, ldc, static_cast<int>(mr), static_cast<int>(nr), acc);
           if (last_k && epilogue.fn) {  // the tile is final
             const std::int64_t major = b_major ? jp : ip;

@@ -17,10 +17,6 @@
 
 namespace sinter::cpu {
 
-/// Rows of C in a micro-tile (its columns are two vectors of the instruction set): 12 accumulators, 2 rows of B and
-/// a broadcast fit the 16 vector registers of SSE, AVX2 and NEON, and leave AVX-512 room.
-inline constexpr int kGemmTileRows = 6;
-
 /// Columns of C per dot-product block (dot_band): the GEMM's threads split C's columns in multiples of it.
 inline constexpr int kDotCols = 4;
 
@@ -30,9 +26,13 @@ inline constexpr int kDotCols = 4;
 template <class T>
 struct GemmKernels {
   int W;
+  int tile_rows;
   int dot_rows;
   void (*tile)(std::int64_t kc, const T* ap, const T* bp, std::int64_t ldb, T* c, std::int64_t ldc, int mr, int nr,
                bool accumulate);
+  /// The micro-kernel for at most tile_rows / 2 rows of a panel packed for tile_rows (an edge of C): half the work.
+  void (*tile_half)(std::int64_t kc, const T* ap, const T* bp, std::int64_t ldb, T* c, std::int64_t ldc, int mr,
+                    int nr, bool accumulate);
   void (*dot)(int rm, std::int64_t K, const T* a, std::int64_t lda, const T* bt, std::int64_t ldb, T* c,
               std::int64_t ldc, std::int64_t ncols, bool accumulate);
 };
@@ -178,8 +178,12 @@ struct Vec<float> {
     return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
   }
   /// The sum of v's two halves (a member, not a lambda: nvcc's host compile leaves a lambda outside the target region).
+  /// Zero-masked extracts: GCC 12's plain extract (and the cast to the low half, built on it) starts from an
+  /// undefined vector and trips -Wmaybe-uninitialized in user builds.
   SINTER_ALWAYS_INLINE static __m256 fold(V v) {
-    return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    const __m512d d = _mm512_castps_pd(v);
+    return _mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, d, 0)),
+                         _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, d, 1)));
   }
   /// out[0..4) (+)= the sums of a, b, c, d: halves folded, then one transposing reduction for four dot products
   /// (four separate sums cost more than the K = 100 dot products of LeNet's second weight gradient).
