@@ -62,15 +62,18 @@ int main(int argc, char** argv) {
     bench::result(("eltwise.ratio_torch_over_sinter.fwd." + sz + t).c_str(), t_fwd / s_fwd, "x");
     bench::result(("eltwise.ratio_torch_over_sinter.fwdbwd." + sz + t).c_str(), t_fb / s_fb, "x");
   }
-  {  // rows shorter than a SIMD batch: y = tanh(x * b + a), x [4096, 10], b [10] and a [4096, 1] broadcast, forward
-     // then backward into the three existing gradients (each broadcast input's gradient is a sum over the other dim)
+  // Short rows with broadcast operands: y = tanh(x * b + a), x [4096, len], b [len] and a [4096, 1], forward then
+  // backward into the three existing gradients (each broadcast input's gradient is a sum over the other dim).
+  // len 10: rows shorter than a SIMD batch (packed across rows); len 32: two AVX-512 batches per row.
+  for (std::int64_t len : {10, 32}) {
     st::manual_seed(2);
-    st::Tensor x = st::randn({4096, 10}), b = st::randn({10}), a = st::randn({4096, 1}), gy = st::randn({4096, 10});
+    st::Tensor x = st::randn({4096, len}), b = st::randn({len}), a = st::randn({4096, 1});
+    st::Tensor gy = st::randn({4096, len});
     x.requires_grad_();
     b.requires_grad_();
     a.requires_grad_();
-    auto tx = torch::randn({4096, 10}).requires_grad_(true), tb = torch::randn({10}).requires_grad_(true);
-    auto ta = torch::randn({4096, 1}).requires_grad_(true), tgy = torch::randn({4096, 10});
+    auto tx = torch::randn({4096, len}).requires_grad_(true), tb = torch::randn({len}).requires_grad_(true);
+    auto ta = torch::randn({4096, 1}).requires_grad_(true), tgy = torch::randn({4096, len});
     const double s = bench::median_seconds([&] {
       st::Tensor y = st::tanh(x * b + a);
       y.backward(gy);
@@ -83,9 +86,10 @@ int main(int argc, char** argv) {
         ty.backward(tgy);
       });
     }
-    bench::result(("eltwise.sinter.rows10" + t).c_str(), s * 1e6, "us");
-    bench::result(("eltwise.torch.rows10" + t).c_str(), tt * 1e6, "us");
-    bench::result(("eltwise.ratio_torch_over_sinter.rows10" + t).c_str(), tt / s, "x");
+    const std::string key = "rows" + std::to_string(len) + t;
+    bench::result(("eltwise.sinter." + key).c_str(), s * 1e6, "us");
+    bench::result(("eltwise.torch." + key).c_str(), tt * 1e6, "us");
+    bench::result(("eltwise.ratio_torch_over_sinter." + key).c_str(), tt / s, "x");
   }
   {  // per-statement overhead on 16 elements, forward only
     st::Tensor x = st::randn({16}), a = st::randn({16}), b = st::randn({16}), y;

@@ -70,13 +70,15 @@ def render(values, header, commit, threads):
             rows.append([f"{label}, {size} floats", f"{fmt(s)} ms ({fmt(gbps)} GB/s)", f"{fmt(d)} ms",
                          f"{ratio(d / s if d else None)}x", f"{fmt(c)} ms", f"{ratio(c / s if c else None)}x",
                          f"{ratio(gbps / triad if gbps and triad else None)} of triad"])
-    r10 = values.get(f"eltwise.sinter.rows10{t}")
-    if r10 is not None:
-        d = values.get(f"eltwise.torch_default.rows10{t}")
-        c = values.get(f"eltwise.torch_cachedmalloc.rows10{t}")
-        rows.append(["`tanh(x * b + a)` forward + backward, x [4096, 10], b [10], a [4096, 1]", f"{fmt(r10)} us",
-                     f"{fmt(d)} us", f"{ratio(d / r10 if d else None)}x", f"{fmt(c)} us",
-                     f"{ratio(c / r10 if c else None)}x", "rows shorter than a SIMD batch"])
+    for length, note in ((10, "rows shorter than a SIMD batch"), (32, "rows of two AVX-512 batches")):
+        r = values.get(f"eltwise.sinter.rows{length}{t}")
+        if r is None:
+            continue
+        d = values.get(f"eltwise.torch_default.rows{length}{t}")
+        c = values.get(f"eltwise.torch_cachedmalloc.rows{length}{t}")
+        rows.append([f"`tanh(x * b + a)` forward + backward, x [4096, {length}], b [{length}], a [4096, 1]",
+                     f"{fmt(r)} us", f"{fmt(d)} us", f"{ratio(d / r if d else None)}x", f"{fmt(c)} us",
+                     f"{ratio(c / r if c else None)}x", note])
     s16 = values.get(f"eltwise.sinter.statement16{t}")
     if s16 is not None:
         d = values.get(f"eltwise.torch_default.statement16{t}")

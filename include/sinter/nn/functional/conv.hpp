@@ -654,7 +654,11 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
   const std::int64_t ohw = g.OH * g.OW, Kg = g.Kg(), OCg = g.OCg(), wsize = g.OC * Kg;
   const std::int64_t image_cols = image_columns<T>(g), dcols_size = g.C * g.KH * g.KW * ohw;
   const int nt = image_threads(g);
-  std::vector<T> pdw(dw ? static_cast<std::size_t>(nt * wsize) : 0), pdb(db ? static_cast<std::size_t>(nt * g.OC) : 0);
+  // Each thread's partials start on their own cache lines (a bias's few sums shared one with the next thread's).
+  constexpr std::int64_t line = 128 / static_cast<std::int64_t>(sizeof(T));
+  const std::int64_t wstride = (wsize + line - 1) / line * line, bstride = (g.OC + line - 1) / line * line;
+  std::vector<T, xsimd::aligned_allocator<T, 128>> pdw(dw ? static_cast<std::size_t>(nt * wstride) : 0),
+      pdb(db ? static_cast<std::size_t>(nt * bstride) : 0);
   const ConvPath path = cpu_conv_path(g);
   const std::int64_t ld = operand_stride<T>(g, path);
   cpu::parallel(nt, [&](int tid, int nth) {
@@ -679,7 +683,7 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
       if (path == ConvPath::depthwise) {
         // The weight gradient on the padded plane where there is one; the input gradient (and otherwise the weight
         // gradient) by the row loops.
-        T* pdw_t = dw ? pdw.data() + tid * wsize : nullptr;
+        T* pdw_t = dw ? pdw.data() + tid * wstride : nullptr;
         if (pdw_t && padded) direct_weight_grad_image_padded(cols, gn, pdw_t, padded, dcols, g);
         T* row_dw = padded ? nullptr : pdw_t;
         if (dx || row_dw)
@@ -688,7 +692,7 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
       if (dw && path != ConvPath::depthwise) {
         for (std::int64_t gr = 0; gr < g.groups; ++gr)  // A . B^T, both contiguous along the pixels
           cpu::gemm_on<T>(1, OCg, Kg, ohw, gn + gr * OCg * ohw, ohw, 1, cols + gr * Kg * ld, 1, ld,
-                          pdw.data() + tid * wsize + gr * OCg * Kg, Kg, true);
+                          pdw.data() + tid * wstride + gr * OCg * Kg, Kg, true);
       }
       if (db)  // row sums in SIMD lanes (a scalar running sum waits on each add: 4 cycles per element)
         for (std::int64_t oc = 0; oc < g.OC; ++oc) {
@@ -699,7 +703,7 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
           for (; p + static_cast<std::int64_t>(V::size) <= ohw; p += V::size) acc += V::load_unaligned(row + p);
           T s = xsimd::hadd(acc);
           for (; p < ohw; ++p) s += row[p];
-          pdb[static_cast<std::size_t>(tid * g.OC + oc)] += s;
+          pdb[static_cast<std::size_t>(tid * bstride + oc)] += s;
         }
       if (dx && path != ConvPath::depthwise) {
         // W_g^T . gout_g: the column gradient, which is the input gradient itself on the pointwise path
@@ -713,15 +717,15 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
       }
     }
   });
-  auto combine = [&](T* dst, const std::vector<T>& part, std::int64_t size, bool acc) {
+  auto combine = [&](T* dst, const T* part, std::int64_t size, std::int64_t stride, bool acc) {
     for (std::int64_t k = 0; k < size; ++k) {
       T s = acc ? dst[k] : T(0);
-      for (int t = 0; t < nt; ++t) s += part[static_cast<std::size_t>(t * size + k)];
+      for (int t = 0; t < nt; ++t) s += part[t * stride + k];
       dst[k] = s;
     }
   };
-  if (dw) combine(dw, pdw, wsize, dw_acc);
-  if (db) combine(db, pdb, g.OC, db_acc);
+  if (dw) combine(dw, pdw.data(), wsize, wstride, dw_acc);
+  if (db) combine(db, pdb.data(), g.OC, bstride, db_acc);
 }
 
 // ---- a GPU: the whole batch at once, one element per index -------------------------------------------------------
