@@ -64,8 +64,8 @@ int main(int argc, char** argv) {
   }
   // Short rows with broadcast operands: y = tanh(x * b + a), x [4096, len], b [len] and a [4096, 1], forward then
   // backward into the three existing gradients (each broadcast input's gradient is a sum over the other dim).
-  // len 10: rows shorter than a SIMD batch (packed across rows); len 32: two AVX-512 batches per row.
-  for (std::int64_t len : {10, 32}) {
+  // With AVX-512 floats, rows of 10, 16 and 24 are packed into batches that span rows; rows of 32 go row by row.
+  for (std::int64_t len : {10, 16, 24, 32}) {
     st::manual_seed(2);
     st::Tensor x = st::randn({4096, len}), b = st::randn({len}), a = st::randn({4096, 1});
     st::Tensor gy = st::randn({4096, len});

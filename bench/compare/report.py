@@ -70,7 +70,8 @@ def render(values, header, commit, threads):
             rows.append([f"{label}, {size} floats", f"{fmt(s)} ms ({fmt(gbps)} GB/s)", f"{fmt(d)} ms",
                          f"{ratio(d / s if d else None)}x", f"{fmt(c)} ms", f"{ratio(c / s if c else None)}x",
                          f"{ratio(gbps / triad if gbps and triad else None)} of triad"])
-    for length, note in ((10, "rows shorter than a SIMD batch"), (32, "rows of two AVX-512 batches")):
+    for length, note in ((10, "rows shorter than an AVX-512 batch"), (16, "rows of one AVX-512 batch"),
+                         (24, "rows of one and a half AVX-512 batches"), (32, "rows of two AVX-512 batches")):
         r = values.get(f"eltwise.sinter.rows{length}{t}")
         if r is None:
             continue

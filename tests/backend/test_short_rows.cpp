@@ -46,12 +46,17 @@ void check_bias_statement(std::int64_t rows, std::int64_t len) {
 
 TEST_CASE("packed short rows agree with the definition forward and backward", "[backend][short_rows]") {
   st::manual_seed(11);
-  // Lengths 2-17 cover every length shorter than batches of 4, 8 and 16 lanes and a few that are not; 1, 3 and 37
-  // rows leave a partial block; 7001 rows of 10 (70010 elements) split between two threads inside a row both ways.
+  // Lengths 2-17, 20, 24 and 31-33 cover every length packed for batches of 4 and 8 lanes (up to 7 and 15), the
+  // packed lengths of 16 lanes (up to 31) on both sides of one batch, and the first ones that are not packed; 1, 3
+  // and 37 rows leave a partial block; 7001 rows of 10 (70010 elements) split between two threads inside a row both
+  // ways.
+  std::vector<std::int64_t> lengths;
+  for (std::int64_t len = 2; len <= 17; ++len) lengths.push_back(len);
+  for (std::int64_t len : {20, 24, 31, 32, 33}) lengths.push_back(len);
   for (int threads : {1, 2}) {
     st::set_num_threads(threads);
     INFO("threads " << threads);
-    for (std::int64_t len = 2; len <= 17; ++len)
+    for (std::int64_t len : lengths)
       for (std::int64_t rows : {1, 3, 37, 301}) {
         check_bias_statement<float>(rows, len);
         check_bias_statement<double>(rows, len);

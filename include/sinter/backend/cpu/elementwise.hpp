@@ -257,7 +257,7 @@ struct ForwardKernel {
   void (*row)(const void* plan, T* drow, std::int64_t ds, std::int64_t j0, std::int64_t j1, bool add);
 };
 
-/// Elements [b, e) of a [rows, len] space with len < W (short_rows.hpp): dst (+)= plan, a block of lanes at a time.
+/// Elements [b, e) of a [rows, len] space with len < 2W (short_rows.hpp): dst (+)= plan, a block of lanes at a time.
 template <class T>
 [[gnu::noinline]] void forward_packed(const Shape& shape, const ForwardKernel<T>& k, void* plan,
                                       const OperandGeometry& dst_geo, T* dst, bool add, std::int64_t b, std::int64_t e) {
@@ -549,7 +549,7 @@ struct BackwardKernel {
               std::int64_t j0, std::int64_t j1);
 };
 
-/// Elements [b, e) of a [rows, len] space with len < W (short_rows.hpp), one thread's part of a backward pass: each
+/// Elements [b, e) of a [rows, len] space with len < 2W (short_rows.hpp), one thread's part of a backward pass: each
 /// block's gradients are written as plain lanes through `lanes` (a GradientRows whose destinations are the rows
 /// of `out` below), then scattered or folded into the real ones.
 template <class T>

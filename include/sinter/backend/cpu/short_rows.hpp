@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Rows shorter than a SIMD batch, packed. A statement over [4096, 10] with a broadcast bias cannot coalesce into one
-// long row, and walking it row by row pays a row's setup (destinations, a staged partial batch, folds) for every
+// Rows shorter than two SIMD batches, packed. A statement over [4096, 10] with a broadcast bias cannot coalesce into
+// one long row, and walking it row by row pays a row's setup (destinations, a staged partial batch, folds) for every
 // 10 elements: 2.6-6x libtorch's time. Here the 2-D space [rows, len] is walked in batches of W consecutive
-// elements that span several rows; each operand's lanes are gathered, the expression runs once per batch on the
-// gathered lanes, and the results are written back lane by lane (or folded, for broadcast inputs' gradients).
+// elements that span rows; each operand's lanes are gathered, the expression runs once per batch on the gathered
+// lanes, and the results are written back lane by lane (or folded, for broadcast inputs' gradients).
 #pragma once
 
 #include <algorithm>
@@ -78,9 +78,9 @@ SINTER_ALWAYS_INLINE vec<T> permute_window(const T* p, [[maybe_unused]] int span
   return V(p[0]);  // not reached: the assertion stops the build
 }
 
-/// Where the lanes of a block of consecutive elements of a [rows, len] space lie (len < W). A block is up to
-/// kBatches SIMD batches, so a kernel call, a gather and a scatter are paid per block. Within a batch each lane's row
-/// (relative to the batch's first row) and column depend only on the batch's first column c0: tabled once per
+/// Where the lanes of a block of consecutive elements of a [rows, len] space lie (len <= kMaxLen < 2W). A block is up
+/// to kBatches SIMD batches, so a kernel call, a gather and a scatter are paid per block. Within a batch each lane's
+/// row (relative to the batch's first row) and column depend only on the batch's first column c0: tabled once per
 /// thread for every c0; a partial last batch repeats its last lane.
 template <class T>
 class RowPacking {
@@ -91,12 +91,15 @@ class RowPacking {
   static constexpr int W = static_cast<int>(V::size);
   static constexpr int kBatches = 8;
   static constexpr int kBlock = kBatches * W;  // lanes per block
+  /// The longest rows packed: a whole batch and a partial one. Row by row, such a row stages its partial batch
+  /// (rows of 17-31 floats with AVX-512: 1.4-1.6x the packed time); rows of whole batches or longer go faster so.
+  static constexpr int kMaxLen = 2 * W - 1;
   static_assert(static_cast<int>(IV::size) == W, "sinter: gather indices must have the data's lane count");
 
-  /// True when the space is [rows, len] with len < W and every operand's strides keep a batch's lane offsets
+  /// True when the space is [rows, len] with len <= kMaxLen and every operand's strides keep a batch's lane offsets
   /// within the index type.
   static bool applies(const IterationSpace& space) {
-    if (space.shape.size() != 2 || space.shape[1] >= W) return false;
+    if (space.shape.size() != 2 || space.shape[1] > kMaxLen) return false;
     const std::int64_t limit = std::numeric_limits<I>::max() / (2 * W);
     for (const auto& g : space.ops) {
       const std::int64_t sr = g.outer_rank > 0 ? g.outer[0] : 0;
@@ -151,7 +154,7 @@ class RowPacking {
   }
 
  private:
-  static constexpr int kSpare = W - 1;  // >= len: the table entry of a partial batch
+  static constexpr int kSpare = kMaxLen;  // > any column c0 < len: the table entry of a partial batch
   /// (row, column) of the batch `batches` batches after the one at (r, c).
   std::pair<std::int64_t, int> step(std::int64_t r, int c, int batches) const {
     const std::int64_t lanes = c + static_cast<std::int64_t>(batches) * W;
@@ -178,8 +181,8 @@ class RowPacking {
   int cols_per_batch_;
   std::int64_t r0_ = 0;
   int c0_ = 0, m_ = 0;
-  alignas(64) I rows_[W][W];  // by c0 < len, and kSpare
-  alignas(64) I cols_[W][W];
+  alignas(64) I rows_[kMaxLen + 1][W];  // by c0 < len, and kSpare
+  alignas(64) I cols_[kMaxLen + 1][W];
 };
 
 /// True when an operand is laid out row after row with no gaps: a batch is then W consecutive elements.
@@ -362,7 +365,7 @@ class PackedDestination {
   std::int64_t sr_, sc_;
   bool flat_;
   Mode mode_;
-  alignas(64) T acc_[W][W];  // FoldColumns: a register row per starting column
+  alignas(64) T acc_[RowPacking<T>::kMaxLen][W];  // FoldColumns: a register row per starting column
 };
 
 }  // namespace sinter::cpu
