@@ -75,13 +75,13 @@ SINTER_ALWAYS_INLINE T horizontal(vec<T> v) {
 
 /// A destination that receives values folded over some dims: each thread folds into its own partial buffer
 /// (zero strides on folded dims), then one combine pass writes the destination. Deterministic per thread count.
-/// Each thread's partial starts on its own pair of cache lines: a small one (a bias's gradient, written every row)
-/// that shared a line with the next thread's made a 2-thread backward slower than a 1-thread one.
+/// Each thread's partial starts on its own pair of cache lines (thread_stride): a small one (a bias's gradient,
+/// written every row) that shared a line with the next thread's made a 2-thread backward slower than a 1-thread one.
 template <class T, ReduceKind K>
 class FoldingWriter {
  public:
   FoldingWriter(const OperandGeometry& geo, std::int64_t size, int nthreads)
-      : geo_(geo), size_(size), stride_((size + kLine - 1) / kLine * kLine),
+      : geo_(geo), size_(size), stride_(thread_stride<T>(size)),
         partial_(static_cast<std::size_t>(stride_ * nthreads)) {}
 
   void begin_thread(int tid) {
@@ -132,7 +132,6 @@ class FoldingWriter {
   }
 
  private:
-  static constexpr std::int64_t kLine = 128 / static_cast<std::int64_t>(sizeof(T));  // two cache lines of T
   OperandGeometry geo_;
   std::int64_t size_, stride_;
   std::vector<T, xsimd::aligned_allocator<T, 128>> partial_;

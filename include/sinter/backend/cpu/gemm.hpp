@@ -105,7 +105,7 @@ void pack_a_panel(T* dst, const T* a, std::int64_t rsa, std::int64_t csa, std::i
   }
   if (csa == 1 && mr == MR) {
     // Rows contiguous along k: k outer, so the panel is written in order. Row by row instead (each store MR values
-    // after the last), packing took 18% of a 2048^3 SGEMM's time, 3.5 times as long.
+    // after the last), it was most of the packing's 5% of perf's samples in bench/compare/gemm_vs_openblas.
     const T* rows[MR];
     SINTER_UNROLL
     for (int r = 0; r < MR; ++r) rows[r] = a + r * rsa;
@@ -220,8 +220,9 @@ void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const
         for (std::int64_t p = mpanels * tid / nth; pack_a && p < mpanels * (tid + 1) / nth; ++p) {
           const std::int64_t i0 = p * MR;
           const int mr = static_cast<int>(std::min<std::int64_t>(MR, M - i0));
-          (MR == 12 ? pack_a_panel<T, 12> : pack_a_panel<T, 6>)(ap_out + p * kc * MR, A + i0 * rsa + pc * csa, rsa, csa,
-                                                              kc, mr);
+          // the two tile heights there are (gemm_kernels.inc asserts it)
+          const auto pack = MR == 12 ? pack_a_panel<T, 12> : pack_a_panel<T, 6>;
+          pack(ap_out + p * kc * MR, A + i0 * rsa + pc * csa, rsa, csa, kc, mr);
         }
       });
       const std::int64_t tiles = mpanels * npanels;
@@ -245,8 +246,9 @@ void gemm_on(int nthreads, std::int64_t M, std::int64_t N, std::int64_t K, const
           const std::int64_t i0 = ip * MR, j0 = jc + jp * NR;
           const bool in_place = direct_b && N - j0 >= NR;
           const std::int64_t mr = std::min<std::int64_t>(MR, M - i0), nr = std::min<std::int64_t>(NR, N - j0);
-          (mr <= MR / 2 ? kern.tile_half : kern.tile)(kc, ap_all + ip * kc * MR, in_place ? Bm + pc * rsb + j0 : bp_all + jp * kc * NR,
-                    in_place ? rsb : NR, C + i0 * ldc + j0, ldc, static_cast<int>(mr), static_cast<int>(nr), acc);
+          const auto tile = mr <= MR / 2 ? kern.tile_half : kern.tile;  // a low edge panel: the half-height kernel
+          tile(kc, ap_all + ip * kc * MR, in_place ? Bm + pc * rsb + j0 : bp_all + jp * kc * NR, in_place ? rsb : NR,
+               C + i0 * ldc + j0, ldc, static_cast<int>(mr), static_cast<int>(nr), acc);
           if (last_k && epilogue.fn) {  // the tile is final
             const std::int64_t major = b_major ? jp : ip;
             if (major != run) flush(), run = major, r0 = i0, c0 = j0;

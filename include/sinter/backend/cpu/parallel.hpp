@@ -55,6 +55,14 @@ void parallel([[maybe_unused]] int nthreads, Body&& body) {
   body(0, 1);
 }
 
+/// n elements of T rounded up to whole pairs of cache lines: the stride between threads' partial buffers, so that no
+/// two threads write one line (a line shared by two threads' few partial sums made 2 threads slower than 1).
+template <class T>
+constexpr std::int64_t thread_stride(std::int64_t n) {
+  constexpr std::int64_t line = 128 / static_cast<std::int64_t>(sizeof(T));
+  return (n + line - 1) / line * line;
+}
+
 /// The tid-th of n contiguous chunks of [0, total), boundaries rounded to multiples of `align`.
 inline std::pair<std::int64_t, std::int64_t> chunk(std::int64_t total, int tid, int n, std::int64_t align = 64) {
   auto edge = [&](int t) {

@@ -92,7 +92,8 @@ class RowPacking {
   static constexpr int kBatches = 8;
   static constexpr int kBlock = kBatches * W;  // lanes per block
   /// The longest rows packed: a whole batch and a partial one. Row by row, such a row stages its partial batch
-  /// (rows of 17-31 floats with AVX-512: 1.4-1.6x the packed time); rows of whole batches or longer go faster so.
+  /// (bench/compare/eltwise_vs_libtorch's [4096, 24] statement: 1.36x the packed time); rows of two whole batches
+  /// and longer ones are faster row by row.
   static constexpr int kMaxLen = 2 * W - 1;
   static_assert(static_cast<int>(IV::size) == W, "sinter: gather indices must have the data's lane count");
 

@@ -655,8 +655,7 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
   const std::int64_t image_cols = image_columns<T>(g), dcols_size = g.C * g.KH * g.KW * ohw;
   const int nt = image_threads(g);
   // Each thread's partials start on their own cache lines (a bias's few sums shared one with the next thread's).
-  constexpr std::int64_t line = 128 / static_cast<std::int64_t>(sizeof(T));
-  const std::int64_t wstride = (wsize + line - 1) / line * line, bstride = (g.OC + line - 1) / line * line;
+  const std::int64_t wstride = cpu::thread_stride<T>(wsize), bstride = cpu::thread_stride<T>(g.OC);
   std::vector<T, xsimd::aligned_allocator<T, 128>> pdw(dw ? static_cast<std::size_t>(nt * wstride) : 0),
       pdb(db ? static_cast<std::size_t>(nt * bstride) : 0);
   const ConvPath path = cpu_conv_path(g);
