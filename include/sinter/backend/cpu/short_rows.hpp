@@ -78,6 +78,32 @@ SINTER_ALWAYS_INLINE vec<T> permute_window(const T* p, [[maybe_unused]] int span
   return V(p[0]);  // not reached: the assertion stops the build
 }
 
+/// Whether this instruction set permutes lanes of T out of two vectors by a vector of indices (permute_window2).
+template <class T>
+inline constexpr bool kCanPermute2 =
+#if defined(__AVX512F__)
+    sizeof(vec<T>) == 64 ||
+#endif
+    false;
+
+/// Lane k of the result is p[idx[k]], 0 <= idx[k] < span, W < span < 2W, reading only p[0, span): a load, a masked
+/// load and a two-vector permute. Only where kCanPermute2<T>.
+template <class T>
+SINTER_ALWAYS_INLINE vec<T> permute_window2(const T* p, [[maybe_unused]] int span,
+                                            [[maybe_unused]] const xsimd::batch<xsimd::as_integer_t<T>>& idx) {
+  using V = vec<T>;
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>)
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), idx,
+                                  _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << (span - 16)) - 1), p + 16));
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, double>)
+    return _mm512_permutex2var_pd(_mm512_loadu_pd(p), idx,
+                                  _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << (span - 8)) - 1), p + 8));
+#endif
+  static_assert(kCanPermute2<T>, "sinter: permute_window2 needs AVX-512; check kCanPermute2 first");
+  return V(p[0]);  // not reached: the assertion stops the build
+}
+
 /// Where the lanes of a block of consecutive elements of a [rows, len] space lie (len <= kMaxLen < 2W). A block is up
 /// to kBatches SIMD batches, so a kernel call, a gather and a scatter are paid per block. Within a batch each lane's
 /// row (relative to the batch's first row) and column depend only on the batch's first column c0: tabled once per
@@ -210,11 +236,12 @@ class PackedOperands {
     op.flat = flat_rows(op.sr, op.sc, at_.len());
     // A window operand: every batch's lanes lie within W consecutive elements from its first row's start (a bias
     // [len] broadcast over rows, a [rows, 1] column broadcast over columns), read by one masked load and a permute
-    // instead of a gather (slow on some cores: 25-30 cycles measured on the AMD EPYC VM). Near the operand's end,
-    // where the window would reach past its last element, the gather reads it.
+    // instead of a gather (slow on some cores: 25-30 cycles measured on the AMD EPYC VM); within 2W (a bias longer
+    // than a batch), by two loads and a two-vector permute where there is one. Near the operand's end, where the
+    // window would reach past its last element, the gather reads it.
     if (kCanPermute<T> && op.sr >= 0 && op.sc >= 0) {
       const std::int64_t span = at_.row_reach() * op.sr + (at_.len() - 1) * op.sc + 1;
-      op.span = span <= W ? static_cast<int>(span) : 0;
+      op.span = span <= (kCanPermute2<T> ? 2 * W - 1 : W) ? static_cast<int>(span) : 0;
       op.last = (at_.rows() - 1) * op.sr + (at_.len() - 1) * op.sc;
     }
     return buf_.data() + kBlock * used_++;
@@ -230,8 +257,14 @@ class PackedOperands {
         if (op.flat && n == W) {
           v = V::load_unaligned(p + c);
         } else if constexpr (kCanPermute<T>) {
-          if (op.span && r * op.sr + op.span - 1 <= op.last) v = permute_window<T>(p, op.span, idx(op.sr, op.sc));
-          else v = gather_lanes<T>(p, idx(op.sr, op.sc));
+          if (!op.span || r * op.sr + op.span - 1 > op.last) {
+            v = gather_lanes<T>(p, idx(op.sr, op.sc));
+          } else if constexpr (kCanPermute2<T>) {
+            v = op.span <= W ? permute_window<T>(p, op.span, idx(op.sr, op.sc))
+                             : permute_window2<T>(p, op.span, idx(op.sr, op.sc));
+          } else {
+            v = permute_window<T>(p, op.span, idx(op.sr, op.sc));
+          }
         } else {
           v = gather_lanes<T>(p, idx(op.sr, op.sc));
         }
