@@ -64,7 +64,8 @@ void check_gradient_chunk(int count, int n_last) {
       adj.push_back(V::load_aligned(lanes));
     }
   const std::int64_t j = W, len = j + std::int64_t(count) * W + W;  // lanes before and after the chunk stay
-  std::vector<T> plain(static_cast<std::size_t>(len), T(-1)), added(plain.size(), T(1)), strided(plain.size() * 3, T(2));
+  std::vector<T> plain(static_cast<std::size_t>(len), T(-1)), added(plain.size(), T(1));
+  std::vector<T> strided(plain.size() * 3, T(2));
   std::vector<sinter::expr::GradDestination<T>> d(4);
   d[0].data = plain.data();
   d[0].geo.inner = 1;

@@ -697,9 +697,9 @@ void backward(const IterationSpace& space, const Plan& plan, const Seed& seed, c
   X(void reduce_kernel<ReduceKind::Min, T>(const IterationSpace&,                             \
                                                                 const ReduceKernel<ReduceKind::Min, T>&,            \
                                                                 const OperandGeometry&, T*, std::int64_t, T))       \
-  X(void write_gradients<T>(const GradDestination<T>*, int, const LeavesOfInputs&, int, T* const*, \
+  X(void write_gradients<T>(const GradDestination<T>*, int, const LeavesOfInputs&, int, T* const*,           \
                                                  typename FoldingWriter<T, ReduceKind::Sum>::Row*, std::int64_t,    \
-                                                 const vec<T>*, int, int))                                               \
+                                                 const vec<T>*, int, int))                                          \
   X(void backward_packed<T>(const Shape&, const BackwardKernel<T>&, void*,                    \
                                                  const GradientRows<T>&, const GradientRows<T>&,                    \
                                                  const typename GradientRows<T>::Thread&, std::int64_t, std::int64_t)) \

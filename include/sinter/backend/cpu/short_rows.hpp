@@ -44,28 +44,37 @@ SINTER_ALWAYS_INLINE vec<T> gather_lanes(const T* p, const xsimd::batch<xsimd::a
   return V::load_aligned(out);
 }
 
-/// Whether this instruction set permutes lanes of T by a vector of indices (permute_window).
+/// The most consecutive elements permute_window reads: 2W - 1 with AVX-512 (W lanes and a two-vector permute), W
+/// floats with AVX2, 0 elsewhere (no lane permute by a vector of indices).
 template <class T>
-inline constexpr bool kCanPermute =
+inline constexpr int kWindow =
 #if defined(__AVX512F__)
-    sizeof(vec<T>) == 64 ||
+    sizeof(vec<T>) == 64 ? 2 * static_cast<int>(vec<T>::size) - 1 :
 #endif
 #if defined(__AVX2__)
-    (sizeof(vec<T>) == 32 && std::is_same_v<T, float>) ||
+    sizeof(vec<T>) == 32 && std::is_same_v<T, float> ? static_cast<int>(vec<T>::size) :
 #endif
-    false;
+    0;
 
-/// Lane k of the result is p[idx[k]], 0 <= idx[k] < span <= W, reading only p[0, span): one masked load and one
-/// permute. Only where kCanPermute<T>.
+/// Lane k of the result is p[idx[k]], 0 <= idx[k] < span <= kWindow<T>, reading only p[0, span): a masked load and a
+/// permute, or for a span longer than a batch, a load, a masked load and a two-vector permute.
 template <class T>
 SINTER_ALWAYS_INLINE vec<T> permute_window(const T* p, [[maybe_unused]] int span,
                                            [[maybe_unused]] const xsimd::batch<xsimd::as_integer_t<T>>& idx) {
   using V = vec<T>;
 #if defined(__AVX512F__)
-  if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>)
-    return _mm512_permutexvar_ps(idx, _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << span) - 1), p));
-  if constexpr (sizeof(V) == 64 && std::is_same_v<T, double>)
-    return _mm512_permutexvar_pd(idx, _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << span) - 1), p));
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>) {
+    if (span <= 16)
+      return _mm512_permutexvar_ps(idx, _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << span) - 1), p));
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), idx,
+                                  _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << (span - 16)) - 1), p + 16));
+  }
+  if constexpr (sizeof(V) == 64 && std::is_same_v<T, double>) {
+    if (span <= 8)
+      return _mm512_permutexvar_pd(idx, _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << span) - 1), p));
+    return _mm512_permutex2var_pd(_mm512_loadu_pd(p), idx,
+                                  _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << (span - 8)) - 1), p + 8));
+  }
 #endif
 #if defined(__AVX2__)
   if constexpr (sizeof(V) == 32 && std::is_same_v<T, float>) {
@@ -74,33 +83,7 @@ SINTER_ALWAYS_INLINE vec<T> permute_window(const T* p, [[maybe_unused]] int span
     return _mm256_permutevar8x32_ps(_mm256_maskload_ps(p, mask), idx);
   }
 #endif
-  static_assert(kCanPermute<T>, "sinter: permute_window needs AVX2 or AVX-512; check kCanPermute first");
-  return V(p[0]);  // not reached: the assertion stops the build
-}
-
-/// Whether this instruction set permutes lanes of T out of two vectors by a vector of indices (permute_window2).
-template <class T>
-inline constexpr bool kCanPermute2 =
-#if defined(__AVX512F__)
-    sizeof(vec<T>) == 64 ||
-#endif
-    false;
-
-/// Lane k of the result is p[idx[k]], 0 <= idx[k] < span, W < span < 2W, reading only p[0, span): a load, a masked
-/// load and a two-vector permute. Only where kCanPermute2<T>.
-template <class T>
-SINTER_ALWAYS_INLINE vec<T> permute_window2(const T* p, [[maybe_unused]] int span,
-                                            [[maybe_unused]] const xsimd::batch<xsimd::as_integer_t<T>>& idx) {
-  using V = vec<T>;
-#if defined(__AVX512F__)
-  if constexpr (sizeof(V) == 64 && std::is_same_v<T, float>)
-    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), idx,
-                                  _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << (span - 16)) - 1), p + 16));
-  if constexpr (sizeof(V) == 64 && std::is_same_v<T, double>)
-    return _mm512_permutex2var_pd(_mm512_loadu_pd(p), idx,
-                                  _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << (span - 8)) - 1), p + 8));
-#endif
-  static_assert(kCanPermute2<T>, "sinter: permute_window2 needs AVX-512; check kCanPermute2 first");
+  static_assert(kWindow<T> > 0, "sinter: permute_window needs AVX2 or AVX-512; check kWindow first");
   return V(p[0]);  // not reached: the assertion stops the build
 }
 
@@ -234,14 +217,13 @@ class PackedOperands {
     op.sr = geo.outer_rank > 0 ? geo.outer[0] : 0;
     op.sc = geo.inner;
     op.flat = flat_rows(op.sr, op.sc, at_.len());
-    // A window operand: every batch's lanes lie within W consecutive elements from its first row's start (a bias
-    // [len] broadcast over rows, a [rows, 1] column broadcast over columns), read by one masked load and a permute
-    // instead of a gather (slow on some cores: 25-30 cycles measured on the AMD EPYC VM); within 2W (a bias longer
-    // than a batch), by two loads and a two-vector permute where there is one. Near the operand's end, where the
-    // window would reach past its last element, the gather reads it.
-    if (kCanPermute<T> && op.sr >= 0 && op.sc >= 0) {
+    // A window operand: every batch's lanes lie within kWindow consecutive elements from its first row's start (a
+    // bias [len] broadcast over rows, a [rows, 1] column broadcast over columns), read by masked loads and a permute
+    // instead of a gather (slow on some cores: 25-30 cycles measured on the AMD EPYC VM). Near the operand's end,
+    // where the window would reach past its last element, the gather reads it.
+    if (kWindow<T> > 0 && op.sr >= 0 && op.sc >= 0) {
       const std::int64_t span = at_.row_reach() * op.sr + (at_.len() - 1) * op.sc + 1;
-      op.span = span <= (kCanPermute2<T> ? 2 * W - 1 : W) ? static_cast<int>(span) : 0;
+      op.span = span <= kWindow<T> ? static_cast<int>(span) : 0;
       op.last = (at_.rows() - 1) * op.sr + (at_.len() - 1) * op.sc;
     }
     return buf_.data() + kBlock * used_++;
@@ -256,15 +238,9 @@ class PackedOperands {
         V v;
         if (op.flat && n == W) {
           v = V::load_unaligned(p + c);
-        } else if constexpr (kCanPermute<T>) {
-          if (!op.span || r * op.sr + op.span - 1 > op.last) {
-            v = gather_lanes<T>(p, idx(op.sr, op.sc));
-          } else if constexpr (kCanPermute2<T>) {
-            v = op.span <= W ? permute_window<T>(p, op.span, idx(op.sr, op.sc))
-                             : permute_window2<T>(p, op.span, idx(op.sr, op.sc));
-          } else {
-            v = permute_window<T>(p, op.span, idx(op.sr, op.sc));
-          }
+        } else if constexpr (kWindow<T> > 0) {
+          if (op.span && r * op.sr + op.span - 1 <= op.last) v = permute_window<T>(p, op.span, idx(op.sr, op.sc));
+          else v = gather_lanes<T>(p, idx(op.sr, op.sc));
         } else {
           v = gather_lanes<T>(p, idx(op.sr, op.sc));
         }
