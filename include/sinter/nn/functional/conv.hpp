@@ -528,6 +528,17 @@ void depthwise_forward_image(const T* x, const T* w, const T* bias, T* out, cons
   }
 }
 
+/// y[i] += a * x[i] for i in [lo, hi), a vector at a time (g++ -O2 left this loop scalar: x and y may overlap).
+template <class T>
+void add_scaled(T* y, T a, const T* x, std::int64_t lo, std::int64_t hi) {
+  using V = cpu::vec<T>;
+  constexpr std::int64_t L = V::size;
+  std::int64_t i = lo;
+  for (; i + L <= hi; i += L)
+    xsimd::fma(V(a), V::load_unaligned(x + i), V::load_unaligned(y + i)).store_unaligned(y + i);
+  for (; i < hi; ++i) y[i] += a * x[i];
+}
+
 /// The depthwise backward for one image: dw[oc, tap] += gout[oc] . (shifted input plane) and dx (+)= the adjoint.
 /// The weight gradient's products are summed per output column into rowacc (OW values) and reduced once per tap, so
 /// the loops over columns are element-wise and vectorise (a running scalar sum would not, without reassociation).
@@ -560,7 +571,7 @@ void depthwise_backward_image(const T* x, const T* w, const T* gout, T* dx, bool
           if (dx) {
             T* d = dx + at;
             if (g.sw == 1)
-              for (std::int64_t ow = lo; ow < hi; ++ow) d[ow] += wv * grow[ow];
+              add_scaled(d, wv, grow, lo, hi);
             else
               for (std::int64_t ow = lo; ow < hi; ++ow) d[ow * g.sw] += wv * grow[ow];
           }
