@@ -93,8 +93,10 @@ TEST_CASE("conv2d's direct CPU paths (1x1 pointwise, depthwise) match the defini
       {{2, 3, 7, 6}, {3, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 3, true, D::ConvPath::depthwise},
       {{2, 3, 7, 6}, {6, 1, 3, 2}, {2, 1}, {1, 0}, {1, 2}, 3, false, D::ConvPath::depthwise},  // 2 outputs per channel
       {{1, 2, 9, 8}, {2, 1, 2, 3}, {2, 3}, {1, 2}, {2, 1}, 2, true, D::ConvPath::depthwise},
-      // rows of 37: the input gradient's row loop runs whole vectors and a tail
+      // rows of 37: the input gradient's loops run whole vectors and a tail
       {{1, 2, 3, 37}, {2, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 2, false, D::ConvPath::depthwise},
+      // unit strides with dilation, 2 outputs per channel, padding past the kernel's reach in width
+      {{1, 2, 6, 20}, {4, 1, 3, 2}, {1, 1}, {2, 3}, {2, 1}, 2, true, D::ConvPath::depthwise},
   };
   st::manual_seed(103);
   for (const Case& c : cases) {
