@@ -95,6 +95,8 @@ TEST_CASE("conv2d's direct CPU paths (1x1 pointwise, depthwise) match the defini
       {{1, 2, 9, 8}, {2, 1, 2, 3}, {2, 3}, {1, 2}, {2, 1}, 2, true, D::ConvPath::depthwise},
       // rows of 37: the input gradient's loops run whole vectors and a tail
       {{1, 2, 3, 37}, {2, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 2, false, D::ConvPath::depthwise},
+      // a row stride of 2 and rows of 37: the input gradient's row loop (add_scaled) runs whole vectors and a tail
+      {{1, 2, 5, 37}, {2, 1, 3, 3}, {2, 1}, {1, 1}, {1, 1}, 2, true, D::ConvPath::depthwise},
       // unit strides with dilation, 2 outputs per channel, padding past the kernel's reach in width
       {{1, 2, 6, 20}, {4, 1, 3, 2}, {1, 1}, {2, 3}, {2, 1}, 2, true, D::ConvPath::depthwise},
   };
