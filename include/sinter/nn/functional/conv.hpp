@@ -727,9 +727,9 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
     const bool whole_rows = path == ConvPath::im2col && same_width(g);  // col2im_image_same_width
     const std::int64_t front = gathered ? col2im_slack_front<T>(g) : 0, back = gathered ? col2im_slack_back<T>(g) : 0;
     // depthwise with unit strides: also the padded gout plane of depthwise_input_grad_image_padded
-    const bool unit_strides = g.sh == 1 && g.sw == 1;
+    const bool padded_dx = path == ConvPath::depthwise && g.sh == 1 && g.sw == 1;
     const std::int64_t direct_scratch = std::max({g.OW, padded_gout_size<T>(g),
-                                                  unit_strides ? grad_plane_rows(g) * grad_plane_width<T>(g) : 0});
+                                                  padded_dx ? grad_plane_rows(g) * grad_plane_width<T>(g) : 0});
     T* dcols = image_scratch<T>(1, path == ConvPath::im2col ? front + dcols_size + back : direct_scratch) + front;
     T* padded = uses_padded_plane(g) ? image_scratch<T>(0, (g.H + 2 * g.ph) * padded_width<T>(g)) : nullptr;
     const bool kept = keeps_columns<T>(g);
@@ -749,7 +749,7 @@ void conv2d_backward_cpu(const T* saved, const T* w, const T* gout, T* dx, bool 
         if (pdw_t && padded) direct_weight_grad_image_padded(cols, gn, pdw_t, padded, dcols, g);
         T* row_dw = padded ? nullptr : pdw_t;
         T* dxn = dx ? dx + n * g.C * g.H * g.W : nullptr;
-        if (dxn && unit_strides) {
+        if (dxn && padded_dx) {
           depthwise_input_grad_image_padded(gn, w, dxn, dx_acc, dcols, g);
           dxn = nullptr;
         }
