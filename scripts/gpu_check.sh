@@ -53,15 +53,18 @@ run() {
   done
   export LD_LIBRARY_PATH
   if [ ! -x "$bin/test_backend_thrust_cuda" ] || ldd "$bin"/* 2>&1 | grep -q 'not found'; then
-    note "carried binaries missing or not loadable here: $(ldd "$bin"/* 2>&1 | grep 'not found' | sort -u | tr '\n' ' '); rebuilding with nvcc"
+    note "carried binaries missing or not loadable here: $(ldd "$bin"/* 2>&1 | grep 'not found' | sort -u | tr '\n' ' ')"
+    note "rebuilding them with nvcc"
     mkdir -p build/gpu_rebuild && bin=build/gpu_rebuild
     local flags=(-std=c++20 --expt-relaxed-constexpr -O2 -arch=sm_$arch -Iinclude -Ibench -Itests -I"$carry/include"
                  -Xcompiler -fopenmp)
-    nvcc "${flags[@]}" bench/cuda/device_bench.cu -lcublas -o "$bin/device_bench" > "$out/rebuild.txt" 2>&1 &
-    nvcc "${flags[@]}" -Iexamples examples/fashion_mnist_cnn.cu -lcublas -lz -o "$bin/fashion_mnist_cnn_cuda" >> "$out/rebuild.txt" 2>&1 &
+    nvcc "${flags[@]}" bench/cuda/device_bench.cu -lcublas -o "$bin/device_bench" > "$bin/bench.log" 2>&1 &
+    nvcc "${flags[@]}" -Iexamples examples/fashion_mnist_cnn.cu -lcublas -lz -o "$bin/fashion_mnist_cnn_cuda" \
+      > "$bin/example.log" 2>&1 &
     nvcc "${flags[@]}" tests/backend/test_thrust_cuda.cu tests/backend/plain_tu.cpp tests/support/cuda_main.cpp \
-      -lcublas -o "$bin/test_backend_thrust_cuda" >> "$out/rebuild.txt" 2>&1
+      -lcublas -o "$bin/test_backend_thrust_cuda" > "$bin/test.log" 2>&1
     wait
+    cat "$bin"/*.log | grep -v 'warning #\|^ *^\?$\|Remark' > "$out/rebuild.txt"
     note "rebuild done at $((SECONDS - start)) s"
   fi
   note "## CUDA test suite"
@@ -73,7 +76,8 @@ run() {
   note "exit $?: $(grep -E 'final|epoch' "$out/example.txt" | tail -2 | tr '\n' ' ')"
   note "## bench/cuda/run.sh (device_bench, then PyTorch eager)"
   mkdir -p build/gpu_check_bench/bench && cp "$bin/device_bench" build/gpu_check_bench/bench/
-  SINTER_COMMIT=$(cat $carry/commit 2>/dev/null) timeout "$(left 200)" bash bench/cuda/run.sh build/gpu_check_bench \
+  SINTER_COMMIT=$(cat $carry/commit 2>/dev/null) timeout "$(left 200)" \
+    bash bench/cuda/run.sh build/gpu_check_bench \
     "$out/bench.txt" > "$out/bench_table.md" 2>&1
   note "exit $?"
   sed -n '/^| workload/,$p' "$out/bench_table.md" >> "$summary"

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 // g++ without optimisation (-O0, a Debug build) defines a few AVX-512BW intrinsics as macros that cast their
 // arguments, and xsimd 8's integer select names them in a switch over the lane size, so every branch is compiled:
@@ -41,7 +42,10 @@ template <class T, class A>
 struct Math<xsimd::batch<T, A>> {
   using V = xsimd::batch<T, A>;
   using mask = xsimd::batch_bool<T, A>;
-  static V exp(V x) { return xsimd::exp(x); }
+  static V exp(V x) {
+    if constexpr (std::is_same_v<T, float>) return exp_float(x);
+    else return xsimd::exp(x);
+  }
   static V log(V x) {
     // xsimd's double log is off by up to 2 for subnormal inputs; those rare lanes take the C library's log.
     if (xsimd::any((x > V(T(0))) & (x < V(std::numeric_limits<T>::min())))) [[unlikely]]
@@ -64,7 +68,10 @@ struct Math<xsimd::batch<T, A>> {
   }
   static V sin(V x) { return xsimd::sin(x); }
   static V cos(V x) { return xsimd::cos(x); }
-  static V tanh(V x) { return xsimd::tanh(x); }
+  static V tanh(V x) {
+    if constexpr (std::is_same_v<T, float>) return tanh_float(x);
+    else return xsimd::tanh(x);
+  }
   static V erf(V x) { return xsimd::erf(x); }
   static mask less(V a, V b) { return a < b; }
   static mask less_eq(V a, V b) { return a <= b; }
@@ -80,6 +87,58 @@ struct Math<xsimd::batch<T, A>> {
   static V min(V a, V b) { return xsimd::select(a < b, a, xsimd::select(a == a, b, a)); }
 
  private:
+  /// For float: k = round(x / ln 2) and e^r - 1 for r = x - k ln 2 (|r| <= ln(2) / 2) as r + r^2 p(r), p fitted here
+  /// (relative error of e^r 4e-9 before rounding). x must be finite.
+  static V expm1_reduced(V x, V& k) {
+    k = xsimd::nearbyint(x * V(1.44269504f));
+    // ln 2 in two parts: k * 0.693359375 is exact for |k| < 2^15
+    V r = xsimd::fnma(k, V(0.693359375f), x);
+    r = xsimd::fnma(k, V(-2.12194440e-4f), r);
+    V p = xsimd::fma(V(0.00137514078f), r, V(0.00836891634f));
+    p = xsimd::fma(p, r, V(0.0416695331f));
+    p = xsimd::fma(p, r, V(0.166665185f));
+    p = xsimd::fma(p, r, V(0.499999886f));
+    return xsimd::fma(p, r * r, r);
+  }
+  /// float e^x = 2^k e^r with IEEE ends: overflow to inf, gradual underflow (xsimd's exp returns 0 below e^-87.3,
+  /// where the result is still a subnormal float, and inf above e^88.38, where it is still finite). Within 1 ulp
+  /// (tests/backend/test_simd.cpp). Also the exp of sigmoid, silu, softplus, elu, softmax and cross-entropy.
+  static V exp_float(V x) {
+    // Clamped so that r stays finite (e^88.8 overflows and e^-104 underflows anyway); NaN passes through, as max
+    // and min return their second operand when one is NaN.
+    const V c = xsimd::min(V(88.8f), xsimd::max(V(-104.0f), x));
+    V k;
+    const V q = expm1_reduced(c, k);
+#if defined(__AVX512F__)
+    // vscalefps: 2^k applied with the IEEE ends in one instruction
+    if constexpr (std::is_base_of_v<xsimd::avx512f, A>) return _mm512_scalef_ps(q + V(1.0f), k);
+#endif
+    // 2^k in two normal halves (k is in [-150, 128]): the first product is exact, the second rounds once, into the
+    // subnormals or to inf where the result lies there
+    using I = xsimd::batch<std::int32_t, A>;
+    const I ki = xsimd::to_int(k), h = ki >> 1;
+    return (q + V(1.0f)) * xsimd::bitwise_cast<V>((h + I(127)) << 23) * xsimd::bitwise_cast<V>((ki - h + I(127)) << 23);
+  }
+  /// float tanh|x| = (e^2|x| - 1) / (e^2|x| + 1), with e^2|x| - 1 = 2^k q + (2^k - 1) (expm1_reduced; k = 0 near 0,
+  /// where q keeps x's digits): one exponential and one division for every lane. xsimd's tanh also evaluates a
+  /// polynomial for small lanes, and random data has both kinds in every batch. Within 3 ulp, as CUDA's tanhf is
+  /// within 2 (tests/backend/test_simd.cpp).
+  static V tanh_float(V x) {
+    // tanh is 1 in float from |x| = 9.1 on, so 2^k needs no range checks (k <= 29); NaN passes through min, which
+    // returns its second operand when one is NaN.
+    const V ax = xsimd::abs(x);
+    const V z = xsimd::min(V(20.0f), ax + ax);
+    V k;
+    const V q = expm1_reduced(z, k);
+    V s;  // 2^k
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, A>) s = _mm512_scalef_ps(_mm512_set1_ps(1.0f), k);
+    else
+#endif
+      s = xsimd::bitwise_cast<V>((xsimd::to_int(k) + xsimd::batch<std::int32_t, A>(127)) << 23);
+    const V em1 = xsimd::fma(s, q, s - V(1.0f));
+    return xsimd::bitofsign(x) | (em1 / (em1 + V(2.0f)));
+  }
   // Out of line and cold: the rare fallback must not grow every kernel that uses log or pow.
   template <class F>
   [[gnu::noinline, gnu::cold]] static V per_lane(V a, V b, F f) {
