@@ -21,19 +21,26 @@ double ulps(float got, double want) {
   return std::fabs(double(got) - want) / ulp;
 }
 
-}  // namespace
-
-TEST_CASE("float exp is within 2 ulp over its range, with IEEE overflow and underflow", "[backend][simd][exp]") {
-  // Every 509th float in [-104, 89] (the range where e^x is neither 0 nor inf), both signs; a multiple of 16 lanes.
+/// Every step-th float from 0 to max_magnitude as f, then -f (f only up to max_positive), padded with 0.5 to a
+/// multiple of 64 lanes.
+std::vector<float> signed_sample(std::uint32_t step, float max_positive, float max_magnitude) {
   std::vector<float> in;
-  for (std::uint32_t bits = 0; bits < 0x7f800000u; bits += 509) {
+  for (std::uint32_t bits = 0; bits < 0x7f800000u; bits += step) {
     float f;
     std::memcpy(&f, &bits, sizeof f);
-    if (f > 104.0f) break;
-    if (f < 89.0f) in.push_back(f);
+    if (f > max_magnitude) break;
+    if (f <= max_positive) in.push_back(f);
     in.push_back(-f);
   }
   while (in.size() % 64) in.push_back(0.5f);
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("float exp is within 2 ulp over its range, with IEEE overflow and underflow", "[backend][simd][exp]") {
+  // Every 509th float in [-104, 89] (the range where e^x is neither 0 nor inf).
+  const std::vector<float> in = signed_sample(509, 89.0f, 104.0f);
   const auto out = st::Tensor(st::exp(st::from_vector(in))).to_vector();
   double worst = 0;
   std::size_t bad = 0;
@@ -74,15 +81,7 @@ TEST_CASE("float exp is within 2 ulp over its range, with IEEE overflow and unde
 TEST_CASE("float tanh is within 3 ulp, odd, and saturates to +-1", "[backend][simd][tanh]") {
   // Every 251st float up to 12 (tanh is 1 in float from 9.1 on), both signs: small lanes, where the result is
   // nearly x, next to lanes near 1 in the same batches.
-  std::vector<float> in;
-  for (std::uint32_t bits = 0; bits < 0x7f800000u; bits += 251) {
-    float f;
-    std::memcpy(&f, &bits, sizeof f);
-    if (f > 12.0f) break;
-    in.push_back(f);
-    in.push_back(-f);
-  }
-  while (in.size() % 64) in.push_back(0.5f);
+  const std::vector<float> in = signed_sample(251, 12.0f, 12.0f);
   const auto out = st::Tensor(st::tanh(st::from_vector(in))).to_vector();
   double worst = 0;
   std::size_t odd = 0;
