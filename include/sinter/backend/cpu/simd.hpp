@@ -109,33 +109,37 @@ struct Math<xsimd::batch<T, A>> {
     const V c = xsimd::min(V(88.8f), xsimd::max(V(-104.0f), x));
     V k;
     const V q = expm1_reduced(c, k);
+    return times_pow2(q + V(1.0f), k);
+  }
+  /// float 2^k for integral k in [-126, 127], built in the exponent bits (one instruction on AVX-512).
+  static V pow2(V k) {
 #if defined(__AVX512F__)
-    // vscalefps: 2^k applied with the IEEE ends in one instruction
-    if constexpr (std::is_base_of_v<xsimd::avx512f, A>) return _mm512_scalef_ps(q + V(1.0f), k);
+    if constexpr (std::is_base_of_v<xsimd::avx512f, A>) return _mm512_scalef_ps(_mm512_set1_ps(1.0f), k);
 #endif
-    // 2^k in two normal halves (k is in [-150, 128]): the first product is exact, the second rounds once, into the
-    // subnormals or to inf where the result lies there
-    using I = xsimd::batch<std::int32_t, A>;
-    const I ki = xsimd::to_int(k), h = ki >> 1;
-    return (q + V(1.0f)) * xsimd::bitwise_cast<V>((h + I(127)) << 23) * xsimd::bitwise_cast<V>((ki - h + I(127)) << 23);
+    return xsimd::bitwise_cast<V>((xsimd::to_int(k) + xsimd::batch<std::int32_t, A>(127)) << 23);
+  }
+  /// float y * 2^k for integral k in [-150, 128] with IEEE ends: vscalefps on AVX-512; elsewhere 2^k in two normal
+  /// halves, the first product exact and the second rounding once, into the subnormals or to inf where the result
+  /// lies there.
+  static V times_pow2(V y, V k) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, A>) return _mm512_scalef_ps(y, k);
+#endif
+    const V h = xsimd::floor(k * V(0.5f));
+    return y * pow2(h) * pow2(k - h);
   }
   /// float tanh|x| = (e^2|x| - 1) / (e^2|x| + 1), with e^2|x| - 1 = 2^k q + (2^k - 1) (expm1_reduced; k = 0 near 0,
   /// where q keeps x's digits): one exponential and one division for every lane. xsimd's tanh also evaluates a
   /// polynomial for small lanes, and random data has both kinds in every batch. Within 3 ulp, as CUDA's tanhf is
   /// within 2 (tests/backend/test_simd.cpp).
   static V tanh_float(V x) {
-    // tanh is 1 in float from |x| = 9.1 on, so 2^k needs no range checks (k <= 29); NaN passes through min, which
-    // returns its second operand when one is NaN.
+    // tanh is 1 in float from |x| = 9.1 on; NaN passes through min, which returns its second operand
+    // when one is NaN.
     const V ax = xsimd::abs(x);
     const V z = xsimd::min(V(20.0f), ax + ax);
     V k;
     const V q = expm1_reduced(z, k);
-    V s;  // 2^k
-#if defined(__AVX512F__)
-    if constexpr (std::is_base_of_v<xsimd::avx512f, A>) s = _mm512_scalef_ps(_mm512_set1_ps(1.0f), k);
-    else
-#endif
-      s = xsimd::bitwise_cast<V>((xsimd::to_int(k) + xsimd::batch<std::int32_t, A>(127)) << 23);
+    const V s = pow2(k);  // k <= 29
     const V em1 = xsimd::fma(s, q, s - V(1.0f));
     return xsimd::bitofsign(x) | (em1 / (em1 + V(2.0f)));
   }
