@@ -75,10 +75,8 @@ run() {
     --checkpoint /tmp/gpu_check_cnn.safetensors > "$out/example.txt" 2>&1
   note "exit $?: $(grep -E 'final|epoch' "$out/example.txt" | tail -2 | tr '\n' ' ')"
   note "## bench/cuda/run.sh (device_bench, then PyTorch eager)"
-  mkdir -p build/gpu_check_bench/bench && cp "$bin/device_bench" build/gpu_check_bench/bench/
   SINTER_COMMIT=$(cat $carry/commit 2>/dev/null) timeout "$(left 200)" \
-    bash bench/cuda/run.sh build/gpu_check_bench \
-    "$out/bench.txt" > "$out/bench_table.md" 2>&1
+    bash bench/cuda/run.sh "$bin/device_bench" "$out/bench.txt" > "$out/bench_table.md" 2>&1
   note "exit $?"
   sed -n '/^| workload/,$p' "$out/bench_table.md" >> "$summary"
   note "## compute-sanitizer memcheck over the CUDA test suite"

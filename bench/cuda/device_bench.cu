@@ -22,6 +22,7 @@
 
 #include <sinter/optim.hpp>
 
+#include "compare/timing.hpp"
 #include "models.hpp"
 
 namespace st = sinter;
@@ -29,8 +30,9 @@ namespace nn = sinter::nn;
 
 namespace {
 
+/// bench::result's line under "device.", flushed (run.sh tees it while the next workload runs).
 void result(const std::string& key, double value, const char* unit) {
-  std::printf("RESULT device.%s %.6g %s\n", key.c_str(), value, unit);
+  bench::result(("device." + key).c_str(), value, unit);
   std::fflush(stdout);
 }
 
@@ -99,10 +101,10 @@ double copy_bandwidth(std::int64_t n) {
 /// y = sigmoid(a*x + b) * tanh(x) on n floats: forward alone, then forward + backward into existing gradients.
 void fused_statement(std::int64_t n, double roof) {
   st::manual_seed(1);
-  st::Tensor xc = st::randn({n}), ac = st::randn({n}), bc = st::randn({n}), gc = st::randn({n});
-  st::Tensor x = xc.to(st::kCUDA).requires_grad_(), a = ac.to(st::kCUDA).requires_grad_(),
-             b = bc.to(st::kCUDA).requires_grad_(), g = gc.to(st::kCUDA);
-  xc.requires_grad_(), ac.requires_grad_(), bc.requires_grad_();
+  st::Tensor xc = st::randn({n}).requires_grad_(), ac = st::randn({n}).requires_grad_(),
+             bc = st::randn({n}).requires_grad_(), gc = st::randn({n});
+  st::Tensor x = xc.detach().to(st::kCUDA).requires_grad_(), a = ac.detach().to(st::kCUDA).requires_grad_(),
+             b = bc.detach().to(st::kCUDA).requires_grad_(), g = gc.to(st::kCUDA);
   // Values and gradients against the CPU backend, and the fusion contract's counts (1 kernel each way).
   st::Tensor yc = st::sigmoid(ac * xc + bc) * st::tanh(xc);
   yc.backward(gc);
